@@ -1,0 +1,619 @@
+//! Reading a folder of local notice files into `RawNotice`s.
+//!
+//! Formats, chosen by extension: `.txt` (the association's copy-out layout: title, blank line,
+//! `date`, `dd/mm/yyyy`, body), `.md`/`.markdown` (YAML `---` or TOML `+++` front matter, Markdown
+//! body), `.json` (an array of notices) and `.jsonl` (one notice a line). Bytes are decoded as
+//! UTF-8 (with or without BOM), UTF-16 with BOM, or else GB18030, the superset of GBK and GB2312
+//! that Chinese office tools still save in.
+//!
+//! One bad file never stops the others: each problem becomes a [`Problem`] naming the file (and
+//! the line where one is known), and the rest of the folder is read.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde_json::{Map, Value};
+
+use crate::model::{CanonicalUrl, RawBody, RawDate, RawNotice};
+
+/// A file (or an entry in a file) that could not be read as a notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// What a folder gave: the notices read, the files skipped as errors.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub notices: Vec<RawNotice>,
+    pub problems: Vec<Problem>,
+}
+
+/// Why the folder itself could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("reading notice folder {}", dir.display())]
+pub struct FolderError {
+    pub dir: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+fn problem(file: &Path, line: Option<usize>, message: impl Into<String>) -> Problem {
+    Problem {
+        file: file.to_owned(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// Reads every notice file below `dir` (recursively, in path order; hidden files and README
+/// files are not notices).
+pub fn collect(dir: &Path) -> Result<Collected, FolderError> {
+    let mut files = Vec::new();
+    walk(dir, &mut files).map_err(|source| FolderError {
+        dir: dir.to_owned(),
+        source,
+    })?;
+    files.sort();
+    let mut out = Collected::default();
+    for path in files {
+        let rel = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        let (mut notices, mut problems) = read_file(&path, &rel);
+        out.notices.append(&mut notices);
+        out.problems.append(&mut problems);
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&path, files)?;
+        } else if path.is_file() {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            if stem == "readme" {
+                log::debug!("{}: README, not a notice", path.display());
+                continue;
+            }
+            match Format::of(&path) {
+                Some(_) => files.push(path),
+                None => log::warn!(
+                    "{}: not a notice file (unknown extension), skipped",
+                    path.display()
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    Markdown,
+    Json,
+    JsonLines,
+}
+
+impl Format {
+    fn of(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "txt" => Format::Text,
+            "md" | "markdown" => Format::Markdown,
+            "json" => Format::Json,
+            "jsonl" | "ndjson" => Format::JsonLines,
+            _ => return None,
+        })
+    }
+}
+
+fn read_file(path: &Path, rel: &str) -> (Vec<RawNotice>, Vec<Problem>) {
+    let one = |r: ParseResult| match r {
+        Ok(n) => (vec![n], vec![]),
+        Err((line, m)) => (vec![], vec![problem(path, line, m)]),
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                vec![],
+                vec![problem(path, None, format!("cannot read: {e}"))],
+            )
+        }
+    };
+    let text = match decode(&bytes) {
+        Ok(t) => t,
+        Err(m) => return (vec![], vec![problem(path, None, m)]),
+    };
+    let origin = path.display().to_string();
+    match Format::of(path) {
+        None => (vec![], vec![problem(path, None, "unknown extension")]),
+        Some(Format::Text) => one(parse_text(&text, &origin, rel)),
+        Some(Format::Markdown) => one(parse_markdown(&text, &origin, rel)),
+        Some(Format::Json) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(entries)) => collect_entries(
+                path,
+                rel,
+                entries
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (i + 1, None, v)),
+            ),
+            Ok(_) => (
+                vec![],
+                vec![problem(
+                    path,
+                    None,
+                    "a .json notice file must hold an array of notices",
+                )],
+            ),
+            Err(e) => (
+                vec![],
+                vec![problem(path, Some(e.line()), format!("invalid JSON: {e}"))],
+            ),
+        },
+        Some(Format::JsonLines) => {
+            let mut entries = Vec::new();
+            let mut problems = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<Value>(line) {
+                    Ok(v) => entries.push((entries.len() + 1, Some(i + 1), v)),
+                    Err(e) => {
+                        problems.push(problem(path, Some(i + 1), format!("invalid JSON: {e}")))
+                    }
+                }
+            }
+            let (notices, mut more) = collect_entries(path, rel, entries.into_iter());
+            problems.append(&mut more);
+            (notices, problems)
+        }
+    }
+}
+
+/// JSON entries: every good entry is kept, every bad one reported.
+fn collect_entries(
+    path: &Path,
+    rel: &str,
+    entries: impl Iterator<Item = (usize, Option<usize>, Value)>,
+) -> (Vec<RawNotice>, Vec<Problem>) {
+    let mut notices = Vec::new();
+    let mut problems = Vec::new();
+    for (index, line, value) in entries {
+        let Value::Object(map) = value else {
+            problems.push(problem(
+                path,
+                line,
+                format!("entry {index} is not an object"),
+            ));
+            continue;
+        };
+        let origin = format!("{}#{index}", path.display());
+        match notice_from_fields(map, None, &origin, &format!("{rel}#{index}")) {
+            Ok(n) => notices.push(n),
+            Err(m) => problems.push(problem(path, line, format!("entry {index}: {m}"))),
+        }
+    }
+    (notices, problems)
+}
+
+/// Bytes to text: BOMs honoured, UTF-8 preferred, GB18030 (⊇ GBK ⊇ GB2312) as the fallback.
+/// Binary files and bytes that are neither are errors, never mojibake in a feed.
+pub fn decode(bytes: &[u8]) -> Result<String, String> {
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        if had_errors {
+            return Err(format!("invalid {} text", enc.name()));
+        }
+        return Ok(text.into_owned());
+    }
+    if bytes.contains(&0) {
+        return Err("binary file (contains NUL bytes), not a notice".to_owned());
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok(s.to_owned());
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    if had_errors {
+        return Err("invalid encoding: neither UTF-8 nor GB18030/GBK".to_owned());
+    }
+    let control = text
+        .chars()
+        .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .count();
+    if control > 0 {
+        return Err("binary file (control bytes), not a notice".to_owned());
+    }
+    Ok(text.into_owned())
+}
+
+type ParseResult = Result<RawNotice, (Option<usize>, String)>;
+
+/// The association's copy-out layout. Line numbers in errors are 1-based.
+fn parse_text(text: &str, origin: &str, rel: &str) -> ParseResult {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = text.split('\n').collect();
+    let title = lines.first().map(|l| l.trim()).unwrap_or_default();
+    if title.is_empty() {
+        return Err((Some(1), "no title: the first line is empty".to_owned()));
+    }
+    let mut i = 1;
+    while i < lines.len() && lines[i].trim().is_empty() {
+        i += 1;
+    }
+    if i >= lines.len() || !lines[i].trim().eq_ignore_ascii_case("date") {
+        return Err((
+            Some(i + 1),
+            "expected a line `date` after the title and a blank line".to_owned(),
+        ));
+    }
+    i += 1;
+    let raw_date = lines.get(i).map(|l| l.trim()).unwrap_or_default();
+    let date = match parse_dmy(raw_date) {
+        Some(d) => RawDate::Local(d.and_time(chrono::NaiveTime::MIN)),
+        None => {
+            return Err((
+                Some(i + 1),
+                format!("unparseable date `{raw_date}` (expected dd/mm/yyyy)"),
+            ))
+        }
+    };
+    i += 1;
+    let mut paragraphs = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for line in &lines[i.min(lines.len())..] {
+        let t = line.trim();
+        if t.is_empty() {
+            if !current.is_empty() {
+                paragraphs.push(current.join(" "));
+                current.clear();
+            }
+        } else {
+            current.push(t);
+        }
+    }
+    if !current.is_empty() {
+        paragraphs.push(current.join(" "));
+    }
+    Ok(RawNotice {
+        origin: origin.to_owned(),
+        explicit_id: None,
+        link: None,
+        rel_path: Some(rel.to_owned()),
+        title: title.to_owned(),
+        date,
+        body: RawBody::Paragraphs(paragraphs),
+        summary: None,
+        authors: Vec::new(),
+        tags: Vec::new(),
+        attachments: Vec::new(),
+    })
+}
+
+/// `dd/mm/yyyy` (also `d/m/yyyy`, `-` or `.` separators): day first, as the association writes.
+fn parse_dmy(raw: &str) -> Option<NaiveDate> {
+    let parts: Vec<&str> = raw.split(['/', '-', '.']).collect();
+    if parts.len() != 3 || parts[2].len() != 4 {
+        return None;
+    }
+    let d: u32 = parts[0].parse().ok()?;
+    let m: u32 = parts[1].parse().ok()?;
+    let y: i32 = parts[2].parse().ok()?;
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+/// Front-matter and JSON date values: RFC 3339 with offset, a local date-time, a date alone, or
+/// the association's `dd/mm/yyyy`.
+pub fn parse_date_value(raw: &str) -> Option<RawDate> {
+    let s = raw.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Some(RawDate::Zoned(d));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(RawDate::Local(d));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(RawDate::Local(d.and_time(chrono::NaiveTime::MIN)));
+    }
+    parse_dmy(s).map(|d| RawDate::Local(d.and_time(chrono::NaiveTime::MIN)))
+}
+
+fn parse_markdown(text: &str, origin: &str, rel: &str) -> ParseResult {
+    let text = text.replace("\r\n", "\n");
+    let (fence, kind) = if text.starts_with("---\n") {
+        ("---", "yaml")
+    } else if text.starts_with("+++\n") {
+        ("+++", "toml")
+    } else {
+        return Err((
+            Some(1),
+            "no front matter: a Markdown notice starts with `---` (YAML) or `+++` (TOML)"
+                .to_owned(),
+        ));
+    };
+    let rest = &text[4..];
+    let mut end = None;
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        if line.trim_end() == fence {
+            end = Some((offset, offset + line.len()));
+            break;
+        }
+        offset += line.len();
+    }
+    let Some((fm_end, body_start)) = end else {
+        return Err((
+            Some(1),
+            format!("front matter opened with `{fence}` is never closed"),
+        ));
+    };
+    let front = &rest[..fm_end];
+    let body = &rest[body_start..];
+    let map = match kind {
+        "yaml" => match serde_norway::from_str::<Value>(front) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => return Err((Some(2), "front matter is not a mapping".to_owned())),
+            Err(e) => {
+                let line = e.location().map(|l| l.line() + 1);
+                return Err((line, format!("invalid YAML front matter: {e}")));
+            }
+        },
+        _ => match front.parse::<toml::Table>() {
+            Ok(t) => toml_to_json(t),
+            Err(e) => {
+                let line = e.span().map(|s| front[..s.start].lines().count() + 1);
+                return Err((line, format!("invalid TOML front matter: {}", e.message())));
+            }
+        },
+    };
+    let date_line = front
+        .lines()
+        .position(|l| l.trim_start().starts_with("date"))
+        .map(|p| p + 2);
+    notice_from_fields(map, Some(body.to_owned()), origin, rel).map_err(|m| {
+        let line = if m.contains("date") { date_line } else { None };
+        (line, m)
+    })
+}
+
+fn toml_to_json(t: toml::Table) -> Map<String, Value> {
+    fn conv(v: toml::Value) -> Value {
+        match v {
+            toml::Value::String(s) => Value::String(s),
+            toml::Value::Integer(i) => Value::from(i),
+            toml::Value::Float(f) => Value::from(f),
+            toml::Value::Boolean(b) => Value::Bool(b),
+            toml::Value::Datetime(d) => Value::String(d.to_string()),
+            toml::Value::Array(a) => Value::Array(a.into_iter().map(conv).collect()),
+            toml::Value::Table(t) => {
+                Value::Object(t.into_iter().map(|(k, v)| (k, conv(v))).collect())
+            }
+        }
+    }
+    t.into_iter().map(|(k, v)| (k, conv(v))).collect()
+}
+
+const KNOWN_FIELDS: &[&str] = &[
+    "title", "date", "link", "id", "tags", "author", "summary", "body",
+];
+
+fn string_field(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.trim().is_empty())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(format!("`{key}` must be a string, not {other}")),
+    }
+}
+
+/// Builds a notice from front-matter or JSON fields; `body` is the Markdown after the front
+/// matter (files), or the `body` field (JSON).
+fn notice_from_fields(
+    map: Map<String, Value>,
+    body: Option<String>,
+    origin: &str,
+    rel: &str,
+) -> Result<RawNotice, String> {
+    for key in map.keys() {
+        if !KNOWN_FIELDS.contains(&key.as_str()) {
+            log::warn!(
+                "{origin}: unknown field `{key}` ignored (known: {})",
+                KNOWN_FIELDS.join(", ")
+            );
+        }
+    }
+    let title = string_field(&map, "title")?.ok_or("no title (`title` is missing or empty)")?;
+    let raw_date = string_field(&map, "date")?.ok_or("no date (`date` is missing)")?;
+    let date = parse_date_value(&raw_date).ok_or_else(|| {
+        format!("unparseable date `{raw_date}` (expected RFC 3339, YYYY-MM-DD[THH:MM[:SS]] or dd/mm/yyyy)")
+    })?;
+    let link = match string_field(&map, "link")? {
+        Some(l) => Some(
+            CanonicalUrl::parse(&l)
+                .map_err(|e| format!("`link` `{l}` is not an absolute URL ({e})"))?,
+        ),
+        None => None,
+    };
+    let tags = match map.get("tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.trim().to_owned()),
+                other => Err(format!("`tags` entries must be strings, not {other}")),
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect(),
+        Some(other) => return Err(format!("`tags` must be a list of strings, not {other}")),
+    };
+    let body = match body {
+        Some(b) => b,
+        None => string_field(&map, "body")?.unwrap_or_default(),
+    };
+    Ok(RawNotice {
+        origin: origin.to_owned(),
+        explicit_id: string_field(&map, "id")?,
+        link,
+        rel_path: Some(rel.to_owned()),
+        title,
+        date,
+        body: RawBody::Markdown(body),
+        summary: string_field(&map, "summary")?,
+        authors: string_field(&map, "author")?.into_iter().collect(),
+        tags,
+        attachments: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(y: i32, m: u32, d: u32, h: u32, mi: u32) -> RawDate {
+        RawDate::Local(
+            NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(h, mi, 0)
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn text_notice_with_all_tolerated_variations() {
+        let t = "\u{feff}Title here   \r\n\r\ndate\r\n05/09/2026\r\n\r\nFirst line\r\ncontinued.   \r\n\r\n\r\nSecond.\r\n\r\n\r\n";
+        let n = parse_text(&decode(t.as_bytes()).unwrap(), "f", "f.txt").unwrap();
+        assert_eq!(n.title, "Title here");
+        assert_eq!(n.date, local(2026, 9, 5, 0, 0));
+        assert_eq!(
+            n.body,
+            RawBody::Paragraphs(vec!["First line continued.".into(), "Second.".into()])
+        );
+        assert_eq!(n.rel_path.as_deref(), Some("f.txt"));
+    }
+
+    #[test]
+    fn text_notice_errors_name_the_line() {
+        assert_eq!(
+            parse_text("\n\ndate\n01/01/2026\nx", "f", "f")
+                .unwrap_err()
+                .0,
+            Some(1)
+        );
+        let e = parse_text("T\n\ndate\n31/02/2026\nx", "f", "f").unwrap_err();
+        assert_eq!(e.0, Some(4));
+        assert!(e.1.contains("31/02/2026"));
+        assert_eq!(
+            parse_text("T\n\nwhen\n01/01/2026", "f", "f").unwrap_err().0,
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn markdown_yaml_and_toml_front_matter() {
+        let y = "---\ntitle: A & \"B\"\ndate: 2026-05-29\nlink: https://h/x.html\ntags:\n  - a\n  - b\n---\nBody **bold**\n";
+        let n = parse_markdown(y, "f", "f.md").unwrap();
+        assert_eq!(n.title, "A & \"B\"");
+        assert_eq!(n.date, local(2026, 5, 29, 0, 0));
+        assert_eq!(n.tags, vec!["a", "b"]);
+        assert_eq!(n.link.unwrap().as_str(), "https://h/x.html");
+        assert_eq!(n.body, RawBody::Markdown("Body **bold**\n".into()));
+
+        let t = "+++\ntitle = 'T'\ndate = 2026-08-22T14:30:00\nid = \"x-1\"\ntags = [\"标准化\"]\n+++\nbody";
+        let n = parse_markdown(t, "f", "f.md").unwrap();
+        assert_eq!(n.date, local(2026, 8, 22, 14, 30));
+        assert_eq!(n.explicit_id.as_deref(), Some("x-1"));
+        let t = "+++\ntitle = 'T'\ndate = 2026-06-26T10:00:00+08:00\n+++\n";
+        let n = parse_markdown(t, "f", "f.md").unwrap();
+        assert_eq!(
+            n.date,
+            RawDate::Zoned(DateTime::parse_from_rfc3339("2026-06-26T10:00:00+08:00").unwrap())
+        );
+    }
+
+    #[test]
+    fn markdown_errors() {
+        assert!(parse_markdown("# just a readme\n", "f", "f").is_err());
+        let e = parse_markdown("---\ntitle: T\ndate: yesterday\n---\n", "f", "f").unwrap_err();
+        assert_eq!(e.0, Some(3));
+        assert!(e.1.contains("yesterday"));
+        let e = parse_markdown("---\ndate: 2026-01-01\n---\n", "f", "f").unwrap_err();
+        assert!(e.1.contains("title"));
+    }
+
+    #[test]
+    fn gbk_and_gb2312_bytes_decode() {
+        let (bytes, _, _) = encoding_rs::GBK.encode("关于召开2026年有色金属行业会议的通知");
+        assert_eq!(
+            decode(&bytes).unwrap(),
+            "关于召开2026年有色金属行业会议的通知"
+        );
+        assert!(decode(b"\x00\x01\x02binary").is_err());
+        assert!(decode(&[0xff, 0xff, 0xff, 0x30]).is_err());
+    }
+
+    #[test]
+    fn json_and_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.json"),
+            r#"[{"title":"One","date":"2026-01-02","id":"one"},{"title":"Two","date":"2026-01-03T08:00:00+08:00","link":"https://h/2"}]"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.jsonl"),
+            "{\"title\":\"Three\",\"date\":\"03/01/2026\",\"tags\":\"x, y\"}\n\n",
+        )
+        .unwrap();
+        let c = collect(dir.path()).unwrap();
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let titles: Vec<_> = c.notices.iter().map(|n| n.title.as_str()).collect();
+        assert_eq!(titles, ["One", "Two", "Three"]);
+        assert_eq!(c.notices[2].tags, ["x", "y"]);
+        assert_eq!(c.notices[2].rel_path.as_deref(), Some("b.jsonl#1"));
+    }
+}

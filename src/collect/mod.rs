@@ -1,0 +1,4 @@
+//! Collecting notices from a source. Each collector turns its source into `RawNotice`s and
+//! nothing more: no dates in zones, no GUIDs, no HTML cleaning (that is `normalize`).
+
+pub mod local;

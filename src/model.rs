@@ -1,0 +1,380 @@
+//! The nouns of the pipeline and their invariants: feed ids, canonical links, GUIDs and the
+//! notice as it travels from `collect` (`RawNotice`) through `normalize` (`Item`) to `render`.
+//!
+//! No I/O lives here. Identity types are newtypes with one constructor each, so a raw `String`
+//! can never reach a GUID slot and a link is always compared in its one canonical spelling.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use url::Url;
+use uuid::Uuid;
+
+/// A feed id: the definition's file stem and the output file name, so a plain slug only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FeedId(String);
+
+/// Why a string is not a feed id.
+#[derive(Debug, thiserror::Error)]
+#[error("feed id `{0}` is not a plain slug (lowercase letters, digits, `-` and `_`, at most 64, not starting with `-` or `_`)")]
+pub struct BadFeedId(pub String);
+
+impl FeedId {
+    /// Accepts `[a-z0-9][a-z0-9_-]{0,63}`: safe as a file name on every system and in a URL.
+    pub fn parse(raw: &str) -> Result<Self, BadFeedId> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && !raw.starts_with(['-', '_']);
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(BadFeedId(raw.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FeedId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for FeedId {
+    type Err = BadFeedId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// Query parameters that only track where a click came from; they never identify a notice.
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_")
+        || matches!(
+            n.as_str(),
+            "spm"
+                | "from"
+                | "isappinstalled"
+                | "fbclid"
+                | "gclid"
+                | "dclid"
+                | "msclkid"
+                | "yclid"
+                | "mc_cid"
+                | "mc_eid"
+                | "_hsenc"
+                | "_hsmi"
+                | "igshid"
+                | "scene"
+                | "share_token"
+                | "wxshare_count"
+                | "ref_src"
+        )
+}
+
+/// Re-spells percent escapes: unreserved characters are decoded (`%41` → `A`) and the
+/// remaining escapes use upper-case hex, so two spellings of one path compare equal.
+fn normalize_percent(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = &s[i + 1..i + 3];
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
+                    out.push(v as char);
+                } else {
+                    out.push('%');
+                    out.push_str(&hex.to_ascii_uppercase());
+                }
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// An absolute link in the one spelling we compare and publish: host lowercased, default port
+/// and fragment dropped, tracking parameters dropped, remaining query sorted, percent-encoding
+/// normalized. The scheme is kept for display; [`CanonicalUrl::guid_key`] folds http into https.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CanonicalUrl(Url);
+
+impl CanonicalUrl {
+    /// Resolves `raw` (absolute, root-relative, protocol-relative or relative) against `base`.
+    pub fn resolve(raw: &str, base: &Url) -> Result<Self, url::ParseError> {
+        Ok(Self::from_url(base.join(raw.trim())?))
+    }
+
+    /// Parses an absolute link.
+    pub fn parse(raw: &str) -> Result<Self, url::ParseError> {
+        Ok(Self::from_url(Url::parse(raw.trim())?))
+    }
+
+    fn from_url(mut u: Url) -> Self {
+        u.set_fragment(None);
+        // `Url` already lowercases the host and drops a port equal to the scheme's default.
+        let mut pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if pairs.is_empty() {
+            u.set_query(None);
+        } else {
+            pairs.sort();
+            u.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        let path = normalize_percent(u.path());
+        u.set_path(&path);
+        Self(u)
+    }
+
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The identity key: the canonical link with http and https treated alike.
+    pub fn guid_key(&self) -> String {
+        let s = self.0.as_str();
+        match s.strip_prefix("http://") {
+            Some(rest) => format!("https://{rest}"),
+            None => s.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for CanonicalUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+/// What a GUID is derived from, in order of preference. Never the title, body or date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuidKey {
+    /// An id the source gave explicitly (front matter `id`).
+    Explicit(String),
+    /// The canonical link.
+    Link(CanonicalUrl),
+    /// A local file's path relative to the notice folder, `/`-separated.
+    Path(String),
+}
+
+impl GuidKey {
+    /// The text hashed into the UUID. The prefixes keep the three key spaces apart.
+    pub fn key_text(&self) -> String {
+        match self {
+            GuidKey::Explicit(id) => format!("id:{}", id.trim()),
+            GuidKey::Link(u) => format!("link:{}", u.guid_key()),
+            GuidKey::Path(p) => format!("path:{}", p.replace('\\', "/")),
+        }
+    }
+}
+
+/// The namespace of every noticefeed GUID. Fixed forever: changing it re-announces every notice
+/// in every reader.
+pub const GUID_NAMESPACE: Uuid = Uuid::from_u128(0x6e6f_7469_6365_4665_8564_2d67_7569_6473);
+
+/// A notice's identity in every format: `urn:uuid:` + a v5 UUID of its [`GuidKey`].
+/// Independent of the feed, so a notice listed in two channels is one GUID everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Guid(String);
+
+impl Guid {
+    pub fn derive(key: &GuidKey) -> Self {
+        let id = Uuid::new_v5(&GUID_NAMESPACE, key.key_text().as_bytes());
+        Self(id.urn().to_string())
+    }
+
+    /// Rebuilds a GUID read back from the store, where it was pinned when first published.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A date as the source gave it, before the feed's time zone is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawDate {
+    /// Carries its own offset (RFC 3339 with offset).
+    Zoned(DateTime<FixedOffset>),
+    /// Wall-clock time in the feed's zone (date-only values are midnight).
+    Local(NaiveDateTime),
+    /// Not given, or given in a form that could not be read; `raw` keeps the text for warnings.
+    Missing { raw: Option<String> },
+}
+
+/// The body of a notice as collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawBody {
+    /// Plain paragraphs (local `.txt` notices).
+    Paragraphs(Vec<String>),
+    /// Markdown source.
+    Markdown(String),
+    /// HTML, untrusted; relative links resolve against the notice's link.
+    Html(String),
+}
+
+/// A file linked from a notice (pdf, docx, …), published as an enclosure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub url: CanonicalUrl,
+    pub title: String,
+    pub mime: String,
+    /// Bytes, from Content-Length; 0 when unknown (RSS requires the attribute).
+    pub length: u64,
+}
+
+/// One notice as a collector saw it: strings and typed-but-unzoned dates, nothing derived yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawNotice {
+    /// Where it came from, for messages: a file path or a URL.
+    pub origin: String,
+    pub explicit_id: Option<String>,
+    /// Absolute link of the notice (already resolved by the collector), if any.
+    pub link: Option<CanonicalUrl>,
+    /// Local notices: path relative to the notice folder, the last-resort GUID key.
+    pub rel_path: Option<String>,
+    pub title: String,
+    pub date: RawDate,
+    pub body: RawBody,
+    pub summary: Option<String>,
+    pub authors: Vec<String>,
+    pub tags: Vec<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// A feed item: what every renderer reads. Times are UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub guid: Guid,
+    pub link: Option<CanonicalUrl>,
+    pub title: String,
+    pub published: DateTime<Utc>,
+    /// When the content last changed; equals `published` until it does.
+    pub updated: DateTime<Utc>,
+    /// Plain text, for RSS `description` and Atom `summary`.
+    pub summary: String,
+    /// Sanitized HTML, for `content:encoded` and Atom `content`.
+    pub content_html: String,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// Feed-level metadata the renderers need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedMeta {
+    pub id: FeedId,
+    pub title: String,
+    pub description: String,
+    /// The site the feed is about (RSS `link`, Atom `link rel="alternate"`).
+    pub site_link: Url,
+    /// Where the published files live, if known; self links are `<base>/<id>.rss.xml` etc.
+    pub public_base: Option<Url>,
+    pub language: String,
+    /// Dates are published in this zone (the instant is the same; readers show it local).
+    pub timezone: chrono_tz::Tz,
+}
+
+/// Sorts newest first with the GUID as tie-break, then keeps `max` items.
+pub fn order_and_limit(items: &mut Vec<Item>, max: usize) {
+    items.sort_by(|a, b| {
+        b.published
+            .cmp(&a.published)
+            .then_with(|| a.guid.cmp(&b.guid))
+    });
+    items.truncate(max);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_ids_are_plain_slugs() {
+        for ok in ["notices", "chinania-all", "a_1"] {
+            assert!(FeedId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../x", "a/b", "A", "-x", "x y", "é", "x.y"] {
+            assert!(FeedId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_links_fold_spelling() {
+        let base = Url::parse("https://www.chinania.org.cn/html/a/b/").unwrap();
+        let a = CanonicalUrl::resolve(
+            "HTTPS://WWW.Chinania.org.cn:443/html/x/1.html?utm_source=wechat&b=2&a=1&spm=3#top",
+            &base,
+        )
+        .unwrap();
+        assert_eq!(
+            a.as_str(),
+            "https://www.chinania.org.cn/html/x/1.html?a=1&b=2"
+        );
+        let b = CanonicalUrl::resolve("http://www.chinania.org.cn/html/x/1.html?b=2&a=1", &base)
+            .unwrap();
+        assert_eq!(a.guid_key(), b.guid_key());
+        let rel = CanonicalUrl::resolve(
+            "../../../x/2026/0116/60247.html",
+            &Url::parse("https://h/html/s/c/2026/0123/1.html").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(rel.as_str(), "https://h/html/s/x/2026/0116/60247.html");
+        let proto = CanonicalUrl::resolve("//www.chinania.org.cn/p.html", &base).unwrap();
+        assert_eq!(proto.as_str(), "https://www.chinania.org.cn/p.html");
+        let pct = CanonicalUrl::parse("http://h:80/%7euser/%e4%b8%ad.html").unwrap();
+        assert_eq!(pct.as_str(), "http://h/~user/%E4%B8%AD.html");
+        let only_tracking = CanonicalUrl::parse("https://h/p.html?utm_medium=x").unwrap();
+        assert_eq!(only_tracking.as_str(), "https://h/p.html");
+        let chinese = CanonicalUrl::parse("https://h/uploads/附件2：回执.docx").unwrap();
+        assert!(chinese.as_str().starts_with("https://h/uploads/%E9%99%84"));
+    }
+
+    #[test]
+    fn guids_are_urns_fixed_by_key_only() {
+        let link = CanonicalUrl::parse("https://www.chinania.org.cn/html/a/1.html").unwrap();
+        let g = Guid::derive(&GuidKey::Link(link.clone()));
+        assert!(g.as_str().starts_with("urn:uuid:"));
+        let http = CanonicalUrl::parse("http://www.chinania.org.cn/html/a/1.html#x").unwrap();
+        assert_eq!(g, Guid::derive(&GuidKey::Link(http)));
+        assert_ne!(g, Guid::derive(&GuidKey::Explicit(link.to_string())));
+        // Pinned value: if this changes, every reader re-announces every notice.
+        assert_eq!(
+            Guid::derive(&GuidKey::Path(
+                "2026-01-23-key-enterprises-symposium.txt".into()
+            ))
+            .as_str(),
+            Guid::derive(&GuidKey::Path(
+                "2026-01-23-key-enterprises-symposium.txt".into()
+            ))
+            .as_str()
+        );
+    }
+}

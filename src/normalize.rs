@@ -1,0 +1,360 @@
+//! `RawNotice` → `Item`: titles trimmed, dates put in the feed's zone and then UTC, bodies
+//! rendered to HTML, made absolute and sanitized, a plain-text summary cut, the GUID derived.
+//!
+//! Pure on purpose (no clock, no I/O): each quirk of a source can be pinned by a unit test on a
+//! literal. The one time that is not in the notice, the moment a scraped notice was first seen,
+//! is passed in by the caller.
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::model::{Guid, GuidKey, Item, RawBody, RawDate, RawNotice};
+
+/// Why a notice could not become an item. Each names where it came from.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error("{origin}: no title")]
+    NoTitle { origin: String },
+    #[error("{origin}: no date{}", raw.as_ref().map(|r| format!(" (unreadable value `{r}`)")).unwrap_or_default())]
+    NoDate { origin: String, raw: Option<String> },
+    #[error("{origin}: {local} does not exist in time zone {tz}")]
+    NonexistentTime {
+        origin: String,
+        local: NaiveDateTime,
+        tz: Tz,
+    },
+    #[error("{origin}: no id, link or path to derive a GUID from")]
+    NoIdentity { origin: String },
+}
+
+/// What normalizing needs besides the notice.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The feed's zone: every date without an offset is wall-clock time there.
+    pub timezone: Tz,
+    /// For notices whose source gave no usable date: when noticefeed first saw them. `None`
+    /// (local notices) makes such a notice an error instead, never "now".
+    pub first_seen: Option<DateTime<Utc>>,
+    /// Extra categories (e.g. the channel's name), added after the notice's own tags.
+    pub categories: &'a [String],
+}
+
+/// How many characters of body text a summary keeps.
+const SUMMARY_CHARS: usize = 280;
+
+/// Converts one notice.
+pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
+    let title = clean_text(&raw.title);
+    if title.is_empty() {
+        return Err(Error::NoTitle { origin: raw.origin });
+    }
+    let published = match &raw.date {
+        RawDate::Zoned(d) => d.with_timezone(&Utc),
+        RawDate::Local(local) => {
+            local_to_utc(*local, cx.timezone).ok_or_else(|| Error::NonexistentTime {
+                origin: raw.origin.clone(),
+                local: *local,
+                tz: cx.timezone,
+            })?
+        }
+        RawDate::Missing { raw: value } => match cx.first_seen {
+            Some(seen) => seen,
+            None => {
+                return Err(Error::NoDate {
+                    origin: raw.origin,
+                    raw: value.clone(),
+                })
+            }
+        },
+    };
+    let key = if let Some(id) = raw.explicit_id.as_ref().filter(|i| !i.trim().is_empty()) {
+        GuidKey::Explicit(id.clone())
+    } else if let Some(link) = &raw.link {
+        GuidKey::Link(link.clone())
+    } else if let Some(p) = &raw.rel_path {
+        GuidKey::Path(p.clone())
+    } else {
+        return Err(Error::NoIdentity { origin: raw.origin });
+    };
+
+    let html = match &raw.body {
+        RawBody::Paragraphs(ps) => ps
+            .iter()
+            .map(|p| format!("<p>{}</p>", escape_html(p)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        RawBody::Markdown(md) => markdown_to_html(md),
+        RawBody::Html(h) => h.clone(),
+    };
+    let mut content_html = sanitize_html(&html, raw.link.as_ref().map(|l| l.as_url()));
+    let summary = match raw
+        .summary
+        .as_deref()
+        .map(clean_text)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => s,
+        None => summarize(&content_html, SUMMARY_CHARS),
+    };
+    if !raw.attachments.is_empty() {
+        content_html.push_str("\n<p>附件 / Attachments:</p>\n<ul>");
+        for a in &raw.attachments {
+            content_html.push_str(&format!(
+                "<li><a href=\"{}\">{}</a></li>",
+                escape_html(a.url.as_str()),
+                escape_html(&clean_text(&a.title))
+            ));
+        }
+        content_html.push_str("</ul>");
+    }
+    let mut categories: Vec<String> = Vec::new();
+    for c in raw.tags.iter().chain(cx.categories) {
+        let c = clean_text(c);
+        if !c.is_empty() && !categories.contains(&c) {
+            categories.push(c);
+        }
+    }
+    let authors = raw
+        .authors
+        .iter()
+        .map(|a| clean_text(a))
+        .filter(|a| !a.is_empty())
+        .collect();
+    let attachments = raw
+        .attachments
+        .into_iter()
+        .map(|mut a| {
+            a.title = clean_text(&a.title);
+            a
+        })
+        .collect();
+    Ok(Item {
+        guid: Guid::derive(&key),
+        link: raw.link,
+        title,
+        published,
+        updated: published,
+        summary,
+        content_html: strip_xml_invalid(&content_html),
+        authors,
+        categories,
+        attachments,
+    })
+}
+
+/// Wall-clock time in `tz` to UTC. An ambiguous time (DST fold) takes the earlier instant;
+/// a time in a DST gap does not exist and is refused rather than shifted.
+pub fn local_to_utc(local: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// Characters XML 1.0 forbids (C0 controls except tab/newline/CR, U+FFFE/U+FFFF, lone
+/// surrogates cannot occur in Rust strings) are dropped: one stray byte must not break a feed.
+pub fn strip_xml_invalid(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r')
+                || ('\u{20}'..='\u{D7FF}').contains(&c)
+                || ('\u{E000}'..='\u{FFFD}').contains(&c)
+                || c >= '\u{10000}'
+        })
+        .collect()
+}
+
+/// One-line text: XML-invalid characters dropped, runs of whitespace (including the
+/// ideographic space U+3000 and no-break space) folded to one space, ends trimmed. Single
+/// ASCII spaces inside a title are meaningful and kept.
+pub fn clean_text(s: &str) -> String {
+    let s = strip_xml_invalid(s);
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}' {
+            pending_space = true;
+        } else if !c.is_control() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// CommonMark plus tables and strikethrough, as notices copied from office documents use them.
+pub fn markdown_to_html(md: &str) -> String {
+    use pulldown_cmark::{html, Options, Parser};
+    let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let mut out = String::new();
+    html::push_html(&mut out, Parser::new_ext(md, opts));
+    out
+}
+
+/// ammonia's defaults (no script, no `on*`, no `javascript:`), with relative `href`/`src`
+/// made absolute against the notice's own link so they work inside a reader.
+pub fn sanitize_html(html: &str, base: Option<&url::Url>) -> String {
+    let mut b = ammonia::Builder::default();
+    b.link_rel(Some("noopener noreferrer"));
+    if let Some(base) = base {
+        b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+    } else {
+        b.url_relative(ammonia::UrlRelative::PassThrough);
+    }
+    b.clean(html).to_string().trim().to_owned()
+}
+
+/// Plain text of sanitized HTML, whitespace folded, cut at `max` characters on a char boundary.
+pub fn summarize(html: &str, max: usize) -> String {
+    let frag = scraper::Html::parse_fragment(html);
+    let mut text = String::new();
+    for t in frag.root_element().text() {
+        text.push_str(t);
+        text.push(' ');
+    }
+    let text = clean_text(&text);
+    if text.chars().count() <= max {
+        return text;
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Attachment, CanonicalUrl};
+    use chrono::NaiveDate;
+
+    fn raw() -> RawNotice {
+        RawNotice {
+            origin: "n.txt".into(),
+            explicit_id: None,
+            link: None,
+            rel_path: Some("n.txt".into()),
+            title: "  \u{3000}Title\u{1}  one \n\t".into(),
+            date: RawDate::Local(
+                NaiveDate::from_ymd_opt(2026, 1, 23)
+                    .unwrap()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap(),
+            ),
+            body: RawBody::Paragraphs(vec!["a < b & c".into()]),
+            summary: None,
+            authors: vec![],
+            tags: vec!["x".into(), "x".into()],
+            attachments: vec![],
+        }
+    }
+
+    fn cx() -> Context<'static> {
+        Context {
+            timezone: chrono_tz::Asia::Shanghai,
+            first_seen: None,
+            categories: &[],
+        }
+    }
+
+    #[test]
+    fn local_dates_are_read_in_the_feed_zone() {
+        let item = normalize(raw(), &cx()).unwrap();
+        assert_eq!(item.published.to_rfc3339(), "2026-01-22T16:00:00+00:00");
+        assert_eq!(item.title, "Title one");
+        assert_eq!(item.content_html, "<p>a &lt; b &amp; c</p>");
+        assert_eq!(item.summary, "a < b & c");
+        assert_eq!(item.categories, vec!["x"]);
+    }
+
+    #[test]
+    fn missing_date_is_an_error_without_first_seen() {
+        let mut r = raw();
+        r.date = RawDate::Missing {
+            raw: Some("2026-02-30".into()),
+        };
+        let e = normalize(r.clone(), &cx()).unwrap_err();
+        assert!(e.to_string().contains("2026-02-30"));
+        let seen = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let c = Context {
+            first_seen: Some(seen),
+            ..cx()
+        };
+        assert_eq!(normalize(r, &c).unwrap().published, seen);
+    }
+
+    #[test]
+    fn guid_prefers_id_then_link_then_path_and_ignores_content() {
+        let a = normalize(raw(), &cx()).unwrap().guid;
+        let mut edited = raw();
+        edited.title = "Another title".into();
+        edited.body = RawBody::Markdown("new".into());
+        edited.date = RawDate::Missing { raw: None };
+        let c = Context {
+            first_seen: Some(Utc::now()),
+            ..cx()
+        };
+        assert_eq!(normalize(edited, &c).unwrap().guid, a);
+        let mut linked = raw();
+        linked.link = Some(CanonicalUrl::parse("https://h/x.html").unwrap());
+        let b = normalize(linked.clone(), &cx()).unwrap().guid;
+        assert_ne!(a, b);
+        linked.explicit_id = Some("x".into());
+        assert_ne!(normalize(linked, &cx()).unwrap().guid, b);
+    }
+
+    #[test]
+    fn html_is_sanitized_and_made_absolute() {
+        let mut r = raw();
+        r.link = Some(CanonicalUrl::parse("https://h/html/a/b/1.html").unwrap());
+        r.body = RawBody::Html(
+            "<p onclick=\"x()\">hi<script>alert(1)</script><a href=\"javascript:alert(1)\">j</a>\
+             <img src=\"../../../uploads/p.jpg\"><a href=\"/f.pdf\">f</a></p>"
+                .into(),
+        );
+        r.attachments = vec![Attachment {
+            url: CanonicalUrl::parse("https://h/f.pdf").unwrap(),
+            title: "附件1".into(),
+            mime: "application/pdf".into(),
+            length: 0,
+        }];
+        let item = normalize(r, &cx()).unwrap();
+        let h = &item.content_html;
+        assert!(
+            !h.contains("script") && !h.contains("onclick") && !h.contains("javascript"),
+            "{h}"
+        );
+        assert!(h.contains("src=\"https://h/uploads/p.jpg\""), "{h}");
+        assert!(h.contains("href=\"https://h/f.pdf\""), "{h}");
+        assert!(
+            h.ends_with("<li><a href=\"https://h/f.pdf\">附件1</a></li></ul>"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn summaries_are_cut_on_char_boundaries() {
+        let s = summarize("<p>有色金属行业</p>", 3);
+        assert_eq!(s, "有色金…");
+    }
+
+    #[test]
+    fn xml_invalid_characters_are_dropped() {
+        assert_eq!(strip_xml_invalid("a\u{0}b\u{b}c\u{fffe}d\te"), "abcd\te");
+    }
+}

@@ -1,0 +1,84 @@
+//! RSS 2.0 with the `atom`, `content` and `dc` extensions: RFC 822 dates in the feed's zone,
+//! `<guid isPermaLink="false">` carrying the URN, full HTML in `content:encoded` and a
+//! plain-text `description`.
+
+use std::collections::BTreeMap;
+
+use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, ChannelBuilder, Enclosure, Guid, ItemBuilder};
+
+use super::{feed_updated, self_href, Format};
+use crate::model::{FeedMeta, Item};
+
+pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
+    let date = |d: chrono::DateTime<chrono::Utc>| d.with_timezone(&meta.timezone).to_rfc2822();
+    let rss_items = items
+        .iter()
+        .map(|it| {
+            let creators = it.authors.clone();
+            ItemBuilder::default()
+                .title(Some(it.title.clone()))
+                .link(it.link.as_ref().map(|l| l.to_string()))
+                .description(Some(it.summary.clone()))
+                .content(Some(it.content_html.clone()))
+                .pub_date(Some(date(it.published)))
+                .guid(Some(Guid {
+                    value: it.guid.to_string(),
+                    permalink: false,
+                }))
+                .categories(
+                    it.categories
+                        .iter()
+                        .map(|c| Category {
+                            name: c.clone(),
+                            domain: None,
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                // RSS allows one enclosure; every attachment is listed in the content.
+                .enclosure(it.attachments.first().map(|a| Enclosure {
+                    url: a.url.to_string(),
+                    length: a.length.to_string(),
+                    mime_type: a.mime.clone(),
+                }))
+                .dublin_core_ext((!creators.is_empty()).then(|| DublinCoreExtension {
+                    creators,
+                    ..Default::default()
+                }))
+                .build()
+        })
+        .collect::<Vec<_>>();
+    let channel = ChannelBuilder::default()
+        .title(meta.title.clone())
+        .link(meta.site_link.to_string())
+        .description(meta.description.clone())
+        .language(Some(meta.language.clone()))
+        .generator(Some(format!("noticefeed {}", env!("CARGO_PKG_VERSION"))))
+        .docs(Some(
+            "https://www.rssboard.org/rss-specification".to_owned(),
+        ))
+        .last_build_date(Some(date(feed_updated(items))))
+        .pub_date(items.iter().map(|i| i.published).max().map(date))
+        .atom_ext(Some(AtomExtension {
+            links: vec![Link {
+                href: self_href(meta, Format::Rss),
+                rel: "self".to_owned(),
+                mime_type: Some(Format::Rss.mime().to_owned()),
+                ..Default::default()
+            }],
+        }))
+        .namespaces(BTreeMap::from([(
+            "atom".to_owned(),
+            "http://www.w3.org/2005/Atom".to_owned(),
+        )]))
+        .items(rss_items)
+        .build();
+    let mut buf = Vec::new();
+    // Writing to a Vec cannot fail; an error here would be a bug in the rss crate.
+    let written = channel.pretty_write_to(&mut buf, b' ', 2);
+    debug_assert!(written.is_ok());
+    let mut out = String::from_utf8(buf).unwrap_or_default();
+    out.push('\n');
+    out
+}
