@@ -14,3 +14,4 @@ pub mod model;
 pub mod normalize;
 pub mod render;
 pub mod write;
+pub mod store;

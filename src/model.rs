@@ -276,6 +276,9 @@ pub struct Item {
     pub link: Option<CanonicalUrl>,
     pub title: String,
     pub published: DateTime<Utc>,
+    /// The source gave no usable date, so `published` is when noticefeed first saw the notice.
+    /// The store keeps the first such value for ever instead of the new run's time.
+    pub date_estimated: bool,
     /// When the content last changed; equals `published` until it does.
     pub updated: DateTime<Utc>,
     /// Plain text, for RSS `description` and Atom `summary`.

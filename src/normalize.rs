@@ -48,6 +48,7 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
     if title.is_empty() {
         return Err(Error::NoTitle { origin: raw.origin });
     }
+    let date_estimated = matches!(raw.date, RawDate::Missing { .. });
     let published = match &raw.date {
         RawDate::Zoned(d) => d.with_timezone(&Utc),
         RawDate::Local(local) => {
@@ -133,6 +134,7 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
         link: raw.link,
         title,
         published,
+        date_estimated,
         updated: published,
         summary,
         content_html: strip_xml_invalid(&content_html),

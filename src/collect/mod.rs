@@ -2,3 +2,4 @@
 //! nothing more: no dates in zones, no GUIDs, no HTML cleaning (that is `normalize`).
 
 pub mod local;
+pub mod http;

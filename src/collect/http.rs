@@ -1,0 +1,1 @@
+//! Every network byte goes through here (see issue 5). Being written.

@@ -1,0 +1,1 @@
+//! The embedded SQLite store (see issue 4). Being written.
