@@ -115,6 +115,9 @@ fn build_one(def: &FeedDef, out: &Path) -> Result<FeedReport> {
             }
             items
         }
+        Source::Scrape(_) | Source::Merge { .. } => {
+            anyhow::bail!("scraping is being wired in")
+        }
     };
     let mut items = items;
     order_and_limit(&mut items, def.max_items);
