@@ -1,1 +1,0 @@
-//! The embedded SQLite store (see issue 4). Being written.

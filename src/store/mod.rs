@@ -1,0 +1,837 @@
+//! The embedded SQLite store: the archive of every notice ever seen, pinned GUIDs, the HTTP
+//! page cache and per-feed run status. All SQL lives here and no `rusqlite` type leaves this
+//! module, so the rest of the crate sees only [`Item`]s and plain structs.
+//!
+//! Why a store at all: the source's list pages only show the newest notices, so a stateless run
+//! would drop older notices from the feed, re-derive GUIDs under changed rules and refetch every
+//! page. The store remembers, so a cron job can rerun for years without losing or re-announcing
+//! anything. It refuses everything else: no fetching, no rendering, no clock (callers pass `now`).
+//!
+//! # Schema (version 1, `PRAGMA user_version`)
+//!
+//! All times are RFC 3339 UTC text with nine fractional digits (`2026-01-23T08:00:00.000000000Z`):
+//! fixed width, so text order is time order and `ORDER BY published` matches
+//! [`order_and_limit`](crate::model::order_and_limit). Lists are JSON text. Tables are `STRICT`.
+//!
+//! ```text
+//! feed      id TEXT PK                      feed id (slug)
+//!           last_success, last_failure TEXT  times of the last run of each kind
+//!           last_error TEXT                  message of the last failure (kept after a success)
+//!           last_new, last_updated, last_unchanged INTEGER   counts of the last success
+//! guid_pin  key_text TEXT PK                GuidKey::key_text() of a notice
+//!           guid TEXT                        the first GUID ever derived for it, for ever
+//! item      (feed → feed.id, guid) PK       one notice in one feed
+//!           link TEXT, link_key TEXT         canonical link and CanonicalUrl::guid_key() of it
+//!           title, summary, content_html TEXT
+//!           published, updated TEXT          as published in the feed
+//!           date_estimated INTEGER (0/1)     published is the first-seen time
+//!           authors, categories TEXT         JSON arrays of strings
+//!           attachments TEXT                 JSON [{url, title, mime, length}]
+//!           content_hash TEXT                see `content_hash`
+//!           first_seen, last_seen, last_changed TEXT
+//!           index item_newest (feed, published DESC, guid), index item_link (feed, link_key)
+//! page      url TEXT PK                     a fetched URL (list pages, detail pages)
+//!           etag, last_modified TEXT         validators for the next conditional request
+//!           content_hash, body TEXT          what a 304 reuses
+//!           fetched_at TEXT
+//! ```
+//!
+//! A migration is appended to [`MIGRATIONS`], never edited: stores in the field were built by the
+//! old text.
+
+mod lock;
+
+pub use lock::{LockError, RunLock};
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::Type;
+use rusqlite::{named_params, Connection, OptionalExtension, Row, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{Attachment, CanonicalUrl, FeedId, Guid, Item};
+
+/// Why the store could not do what was asked. Each message names the store's path; the SQLite
+/// cause is the `source`, printed by the error chain rather than repeated here.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("creating the folder for the store {}", .path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("opening the store {}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("upgrading the store {} to schema version {version}", .path.display())]
+    Migrate {
+        path: PathBuf,
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the store {} has schema version {found}, newer than this noticefeed knows ({known}); \
+         upgrade noticefeed or use another --state",
+        .path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    #[error("store {}: {action}", .path.display())]
+    Query {
+        path: PathBuf,
+        action: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// What [`Store::upsert`] did with one incoming item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    New,
+    Updated,
+    Unchanged,
+}
+
+/// Counts of [`Change`]s, for the run summary and `--report`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpsertReport {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+impl UpsertReport {
+    fn count(&mut self, change: Change) {
+        match change {
+            Change::New => self.new += 1,
+            Change::Updated => self.updated += 1,
+            Change::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+/// A fetched page kept for conditional requests: a 304 answer reuses `body`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedPage {
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub content_hash: String,
+    pub body: String,
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// What `noticefeed list` shows per feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedStatus {
+    /// Notices kept for the feed, including those no longer on the source.
+    pub archived: usize,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_failure: Option<DateTime<Utc>>,
+    /// The message of the last failure; kept after a later success so the history stays visible.
+    pub last_error: Option<String>,
+}
+
+/// Schema migrations; entry `i` brings `user_version` from `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE feed (
+    id             TEXT PRIMARY KEY NOT NULL,
+    last_success   TEXT,
+    last_failure   TEXT,
+    last_error     TEXT,
+    last_new       INTEGER,
+    last_updated   INTEGER,
+    last_unchanged INTEGER
+) STRICT;
+
+CREATE TABLE guid_pin (
+    key_text TEXT PRIMARY KEY NOT NULL,
+    guid     TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE item (
+    feed           TEXT NOT NULL REFERENCES feed(id),
+    guid           TEXT NOT NULL,
+    link           TEXT,
+    link_key       TEXT,
+    title          TEXT NOT NULL,
+    published      TEXT NOT NULL,
+    date_estimated INTEGER NOT NULL,
+    updated        TEXT NOT NULL,
+    summary        TEXT NOT NULL,
+    content_html   TEXT NOT NULL,
+    authors        TEXT NOT NULL,
+    categories     TEXT NOT NULL,
+    attachments    TEXT NOT NULL,
+    content_hash   TEXT NOT NULL,
+    first_seen     TEXT NOT NULL,
+    last_seen      TEXT NOT NULL,
+    last_changed   TEXT NOT NULL,
+    PRIMARY KEY (feed, guid)
+) STRICT;
+
+CREATE INDEX item_newest ON item (feed, published DESC, guid);
+CREATE INDEX item_link ON item (feed, link_key);
+
+CREATE TABLE page (
+    url           TEXT PRIMARY KEY NOT NULL,
+    etag          TEXT,
+    last_modified TEXT,
+    content_hash  TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    fetched_at    TEXT NOT NULL
+) STRICT;
+"#];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// How long a statement waits for another connection's write (e.g. `noticefeed list` reading
+/// while a build commits) before failing with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The columns an [`Item`] is read from, in the order [`item_from_row`] expects.
+const ITEM_COLUMNS: &str = "guid, link, title, published, date_estimated, updated, summary, \
+                            content_html, authors, categories, attachments";
+
+/// The archive. Owns one SQLite connection; `!Sync`, so it stays on the sync side of the
+/// pipeline.
+pub struct Store {
+    conn: Connection,
+    /// For messages only; `:memory:` for an in-memory store.
+    path: PathBuf,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed, with its parent folders) the store at `path` and brings its
+    /// schema up to date.
+    ///
+    /// Durability: the journal is WAL with `synchronous=FULL`. WAL alone makes every commit
+    /// atomic and the file uncorrupted whatever instant the process dies at: a SIGKILL loses at
+    /// most the uncommitted transaction, and the next open replays or discards the WAL tail.
+    /// `NORMAL` would already keep committed data across a SIGKILL (the WAL frames are in the
+    /// OS cache once `COMMIT` returns), but not across a power cut or kernel crash; `FULL`
+    /// fsyncs the WAL at each commit so a notice reported as stored stays stored even then. A
+    /// run makes a few dozen commits, so the fsyncs cost nothing a cron job would notice.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::init(conn, path.to_owned(), true)
+    }
+
+    /// A throwaway store, for tests and dry runs.
+    pub fn open_in_memory() -> Result<Self, Error> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| Error::Open {
+            path: path.clone(),
+            source,
+        })?;
+        Self::init(conn, path, false)
+    }
+
+    fn init(conn: Connection, path: PathBuf, on_disk: bool) -> Result<Self, Error> {
+        let open_err = |source| Error::Open {
+            path: path.clone(),
+            source,
+        };
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(open_err)?;
+        if on_disk && !mode.eq_ignore_ascii_case("wal") {
+            // Some network file systems refuse WAL; SQLite then keeps a rollback journal, which
+            // is still crash-safe, only slower and blocking readers during writes.
+            log::warn!(
+                "store {}: journal mode is {mode}, not WAL (file system without shared memory?)",
+                path.display()
+            );
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(open_err)?;
+        let mut store = Self { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Applies the missing migrations, each in its own transaction together with its
+    /// `user_version` bump, so a crash leaves the store at one version or the next, never
+    /// between. `IMMEDIATE` takes the write lock before reading the version, so two processes
+    /// opening a fresh store at once cannot both migrate.
+    fn migrate(&mut self) -> Result<(), Error> {
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i as u32 + 1;
+            let migrate_err = |source| Error::Migrate {
+                path: self.path.clone(),
+                version,
+                source,
+            };
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(migrate_err)?;
+            let current: u32 = tx
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(migrate_err)?;
+            if current > SCHEMA_VERSION {
+                return Err(Error::TooNew {
+                    path: self.path.clone(),
+                    found: current,
+                    known: SCHEMA_VERSION,
+                });
+            }
+            if current >= version {
+                continue; // dropping `tx` rolls back the empty transaction
+            }
+            tx.execute_batch(sql).map_err(migrate_err)?;
+            tx.pragma_update(None, "user_version", version)
+                .map_err(migrate_err)?;
+            tx.commit().map_err(migrate_err)?;
+        }
+        Ok(())
+    }
+
+    /// Where the store lives (`:memory:` for an in-memory one).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open store.
+    pub fn schema_version(&self) -> Result<u32, Error> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(query_err(&self.path, || {
+                "reading the schema version".into()
+            }))
+    }
+
+    /// GUIDs are pinned: the first GUID ever stored for a key text
+    /// ([`GuidKey::key_text`](crate::model::GuidKey::key_text)) is returned for ever, even if a
+    /// later version derives another. That is what lets canonicalization rules change without
+    /// re-announcing every old notice in every reader.
+    pub fn pin_guid(&self, key_text: &str, derived: &Guid) -> Result<Guid, Error> {
+        let err = query_err(&self.path, || format!("pinning the GUID of {key_text}"));
+        // One statement, so atomic without an explicit transaction.
+        self.conn
+            .query_row(
+                "INSERT INTO guid_pin (key_text, guid) VALUES (?1, ?2)
+                 ON CONFLICT (key_text) DO UPDATE SET guid = guid
+                 RETURNING guid",
+                (key_text, derived.as_str()),
+                |r| r.get::<_, String>(0),
+            )
+            .map(Guid::from_stored)
+            .map_err(err)
+    }
+
+    /// The pinned GUID of a key text, if any notice with that key was ever stored.
+    pub fn pinned_guid(&self, key_text: &str) -> Result<Option<Guid>, Error> {
+        self.conn
+            .query_row(
+                "SELECT guid FROM guid_pin WHERE key_text = ?1",
+                [key_text],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|g| g.map(Guid::from_stored))
+            .map_err(query_err(&self.path, || {
+                format!("reading the GUID of {key_text}")
+            }))
+    }
+
+    /// Merges one run's items into the feed's archive, in one transaction, and says per item
+    /// (in input order) what changed.
+    ///
+    /// Per (feed, guid): a new item is inserted with first_seen = last_seen = last_changed =
+    /// `now`. An existing item with the same content hash only moves last_seen (Unchanged), so
+    /// the archived item stays byte-for-byte what was stored and the output does not move. A
+    /// changed hash replaces the content, sets `updated` and last_changed to `now` (Updated).
+    ///
+    /// An item with `date_estimated` means "the source gave no date": it never changes the
+    /// stored `published`, which stays the first-seen time (or a real date seen earlier). A
+    /// new estimated item is published at `now`, the moment noticefeed first saw it.
+    pub fn upsert(
+        &mut self,
+        feed: &FeedId,
+        items: &[Item],
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Change>, UpsertReport), Error> {
+        let path = &self.path;
+        let err = || query_err(path, || format!("storing the notices of feed {feed}"));
+        let tx = self.conn.transaction().map_err(err())?;
+        tx.execute(
+            "INSERT INTO feed (id) VALUES (?1) ON CONFLICT (id) DO NOTHING",
+            [feed.as_str()],
+        )
+        .map_err(err())?;
+        let mut changes = Vec::with_capacity(items.len());
+        let mut report = UpsertReport::default();
+        {
+            let mut select = tx
+                .prepare_cached(&format!(
+                    "SELECT {ITEM_COLUMNS}, content_hash FROM item WHERE feed = ?1 AND guid = ?2"
+                ))
+                .map_err(err())?;
+            let mut touch = tx
+                .prepare_cached("UPDATE item SET last_seen = ?3 WHERE feed = ?1 AND guid = ?2")
+                .map_err(err())?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO item (feed, guid, link, link_key, title, published,
+                       date_estimated, updated, summary, content_html, authors, categories,
+                       attachments, content_hash, first_seen, last_seen, last_changed)
+                     VALUES (:feed, :guid, :link, :link_key, :title, :published,
+                       :date_estimated, :updated, :summary, :content_html, :authors, :categories,
+                       :attachments, :content_hash, :now, :now, :now)",
+                )
+                .map_err(err())?;
+            let mut replace = tx
+                .prepare_cached(
+                    "UPDATE item SET link = :link, link_key = :link_key, title = :title,
+                       published = :published, date_estimated = :date_estimated,
+                       updated = :updated, summary = :summary, content_html = :content_html,
+                       authors = :authors, categories = :categories, attachments = :attachments,
+                       content_hash = :content_hash, last_seen = :now, last_changed = :now
+                     WHERE feed = :feed AND guid = :guid",
+                )
+                .map_err(err())?;
+
+            for incoming in items {
+                let stored = select
+                    .query_row((feed.as_str(), incoming.guid.as_str()), |r| {
+                        Ok((item_from_row(r)?, r.get::<_, String>(11)?))
+                    })
+                    .optional()
+                    .map_err(err())?;
+                let mut item = incoming.clone();
+                let change = match stored {
+                    None => {
+                        if item.date_estimated {
+                            item.published = now;
+                            item.updated = now;
+                        }
+                        let hash = content_hash(&item);
+                        write_item(&mut insert, feed, &item, &hash, now).map_err(err())?;
+                        Change::New
+                    }
+                    Some((old, old_hash)) => {
+                        if item.date_estimated {
+                            // Adopt what the store knows, so a missing date neither moves the
+                            // notice nor counts as a change.
+                            item.published = old.published;
+                            item.date_estimated = old.date_estimated;
+                        }
+                        let hash = content_hash(&item);
+                        if hash == old_hash {
+                            touch
+                                .execute((feed.as_str(), item.guid.as_str(), ts(now)))
+                                .map_err(err())?;
+                            Change::Unchanged
+                        } else {
+                            item.updated = now;
+                            write_item(&mut replace, feed, &item, &hash, now).map_err(err())?;
+                            Change::Updated
+                        }
+                    }
+                };
+                report.count(change);
+                changes.push(change);
+            }
+        }
+        tx.commit().map_err(err())?;
+        Ok((changes, report))
+    }
+
+    /// The newest `max` items of a feed, ordered as
+    /// [`order_and_limit`](crate::model::order_and_limit) does (published desc, guid asc),
+    /// including items no longer on the source: nothing ever published is lost.
+    pub fn archive(&self, feed: &FeedId, max: usize) -> Result<Vec<Item>, Error> {
+        let err = || query_err(&self.path, || format!("reading the archive of feed {feed}"));
+        // SQLite's LIMIT is signed; a `max` beyond it means "all".
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM item WHERE feed = ?1
+                 ORDER BY published DESC, guid ASC LIMIT ?2"
+            ))
+            .map_err(err())?;
+        let rows = stmt
+            .query_map((feed.as_str(), limit), item_from_row)
+            .map_err(err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err())
+    }
+
+    /// One stored item, exactly as the feed publishes it.
+    pub fn get(&self, feed: &FeedId, guid: &Guid) -> Result<Option<Item>, Error> {
+        self.conn
+            .query_row(
+                &format!("SELECT {ITEM_COLUMNS} FROM item WHERE feed = ?1 AND guid = ?2"),
+                (feed.as_str(), guid.as_str()),
+                item_from_row,
+            )
+            .optional()
+            .map_err(query_err(&self.path, || {
+                format!("reading notice {guid} of feed {feed}")
+            }))
+    }
+
+    /// The stored item of `feed` whose canonical link
+    /// ([`CanonicalUrl::guid_key`]) is `link_key`, so the scraper can skip detail pages it
+    /// already fetched. Should several notices share a link, the newest wins.
+    pub fn find_by_link(&self, feed: &FeedId, link_key: &str) -> Result<Option<Item>, Error> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {ITEM_COLUMNS} FROM item WHERE feed = ?1 AND link_key = ?2
+                     ORDER BY published DESC, guid ASC LIMIT 1"
+                ),
+                (feed.as_str(), link_key),
+                item_from_row,
+            )
+            .optional()
+            .map_err(query_err(&self.path, || {
+                format!("looking up {link_key} in feed {feed}")
+            }))
+    }
+
+    /// The cached copy of a fetched URL, for If-None-Match / If-Modified-Since and for 304s.
+    pub fn cached_page(&self, url: &str) -> Result<Option<CachedPage>, Error> {
+        self.conn
+            .query_row(
+                "SELECT url, etag, last_modified, content_hash, body, fetched_at
+                 FROM page WHERE url = ?1",
+                [url],
+                |r| {
+                    Ok(CachedPage {
+                        url: r.get(0)?,
+                        etag: r.get(1)?,
+                        last_modified: r.get(2)?,
+                        content_hash: r.get(3)?,
+                        body: r.get(4)?,
+                        fetched_at: time_at(r, 5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(query_err(&self.path, || {
+                format!("reading the cached page {url}")
+            }))
+    }
+
+    /// Stores (or replaces) the cached copy of a fetched URL.
+    pub fn put_cached_page(&self, page: &CachedPage) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO page (url, etag, last_modified, content_hash, body, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
+                   last_modified = excluded.last_modified, content_hash = excluded.content_hash,
+                   body = excluded.body, fetched_at = excluded.fetched_at",
+                (
+                    &page.url,
+                    &page.etag,
+                    &page.last_modified,
+                    &page.content_hash,
+                    &page.body,
+                    ts(page.fetched_at),
+                ),
+            )
+            .map(drop)
+            .map_err(query_err(&self.path, || {
+                format!("caching the page {}", page.url)
+            }))
+    }
+
+    /// Notes a successful run of `feed` and its counts. The last failure stays recorded, so
+    /// `noticefeed list` can show both.
+    pub fn record_success(
+        &self,
+        feed: &FeedId,
+        at: DateTime<Utc>,
+        report: &UpsertReport,
+    ) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO feed (id, last_success, last_new, last_updated, last_unchanged)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET last_success = excluded.last_success,
+                   last_new = excluded.last_new, last_updated = excluded.last_updated,
+                   last_unchanged = excluded.last_unchanged",
+                (
+                    feed.as_str(),
+                    ts(at),
+                    report.new,
+                    report.updated,
+                    report.unchanged,
+                ),
+            )
+            .map(drop)
+            .map_err(query_err(&self.path, || {
+                format!("recording the success of feed {feed}")
+            }))
+    }
+
+    /// Notes a failed run of `feed` and why.
+    pub fn record_failure(
+        &self,
+        feed: &FeedId,
+        at: DateTime<Utc>,
+        message: &str,
+    ) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO feed (id, last_failure, last_error) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET last_failure = excluded.last_failure,
+                   last_error = excluded.last_error",
+                (feed.as_str(), ts(at), message),
+            )
+            .map(drop)
+            .map_err(query_err(&self.path, || {
+                format!("recording the failure of feed {feed}")
+            }))
+    }
+
+    /// Archive size and last outcomes of `feed`; all empty for a feed never run.
+    pub fn status(&self, feed: &FeedId) -> Result<FeedStatus, Error> {
+        let err = || query_err(&self.path, || format!("reading the status of feed {feed}"));
+        let archived: usize = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM item WHERE feed = ?1",
+                [feed.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(err())?;
+        let runs = self
+            .conn
+            .query_row(
+                "SELECT last_success, last_failure, last_error FROM feed WHERE id = ?1",
+                [feed.as_str()],
+                |r| {
+                    Ok((
+                        opt_time_at(r, 0)?,
+                        opt_time_at(r, 1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(err())?;
+        let (last_success, last_failure, last_error) = runs.unwrap_or_default();
+        Ok(FeedStatus {
+            archived,
+            last_success,
+            last_failure,
+            last_error,
+        })
+    }
+
+    /// Whether SQLite finds the file sound (`PRAGMA integrity_check` answers `ok`); the crash
+    /// tests and a cautious operator call it.
+    pub fn integrity_check(&self) -> Result<bool, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(query_err(&self.path, || "checking integrity".into()))?;
+        let answers = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(query_err(&self.path, || "checking integrity".into()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(query_err(&self.path, || "checking integrity".into()))?;
+        Ok(answers == ["ok"])
+    }
+}
+
+/// Builds the error for a failed statement lazily, so the happy path formats nothing.
+fn query_err<'a>(
+    path: &'a Path,
+    action: impl FnOnce() -> String + 'a,
+) -> impl FnOnce(rusqlite::Error) -> Error + 'a {
+    move |source| Error::Query {
+        path: path.to_owned(),
+        action: action(),
+        source,
+    }
+}
+
+/// The stored spelling of a time: fixed width, so SQL text order is time order.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// A stored value that does not decode, reported as SQLite's own conversion error so it
+/// carries the column index.
+fn bad_value(idx: usize, cause: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(cause))
+}
+
+fn parse_time(idx: usize, s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| bad_value(idx, e))
+}
+
+fn time_at(r: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    parse_time(idx, &r.get::<_, String>(idx)?)
+}
+
+fn opt_time_at(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    r.get::<_, Option<String>>(idx)?
+        .map(|s| parse_time(idx, &s))
+        .transpose()
+}
+
+fn json_at<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    serde_json::from_str(&r.get::<_, String>(idx)?).map_err(|e| bad_value(idx, e))
+}
+
+/// An [`Attachment`] as stored: the model stays free of serde, and the link is kept in its
+/// canonical spelling.
+#[derive(Serialize, Deserialize)]
+struct StoredAttachment {
+    url: String,
+    title: String,
+    mime: String,
+    length: u64,
+}
+
+impl From<&Attachment> for StoredAttachment {
+    fn from(a: &Attachment) -> Self {
+        Self {
+            url: a.url.as_str().to_owned(),
+            title: a.title.clone(),
+            mime: a.mime.clone(),
+            length: a.length,
+        }
+    }
+}
+
+fn attachments_json(items: &[Attachment]) -> String {
+    let stored: Vec<StoredAttachment> = items.iter().map(StoredAttachment::from).collect();
+    json(&stored)
+}
+
+/// Serializing plain strings and numbers cannot fail; an empty list is the harmless fallback
+/// should serde_json ever say otherwise.
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Reads the [`ITEM_COLUMNS`] of a row.
+fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
+    let link = r
+        .get::<_, Option<String>>(1)?
+        .map(|s| CanonicalUrl::parse(&s).map_err(|e| bad_value(1, e)))
+        .transpose()?;
+    let attachments = json_at::<Vec<StoredAttachment>>(r, 10)?
+        .into_iter()
+        .map(|a| {
+            Ok(Attachment {
+                url: CanonicalUrl::parse(&a.url).map_err(|e| bad_value(10, e))?,
+                title: a.title,
+                mime: a.mime,
+                length: a.length,
+            })
+        })
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Item {
+        guid: Guid::from_stored(r.get(0)?),
+        link,
+        title: r.get(2)?,
+        published: time_at(r, 3)?,
+        date_estimated: r.get(4)?,
+        updated: time_at(r, 5)?,
+        summary: r.get(6)?,
+        content_html: r.get(7)?,
+        authors: json_at(r, 8)?,
+        categories: json_at(r, 9)?,
+        attachments,
+    })
+}
+
+/// Runs the insert or replace statement; both take the same named parameters.
+fn write_item(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    feed: &FeedId,
+    item: &Item,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    stmt.execute(named_params! {
+        ":feed": feed.as_str(),
+        ":guid": item.guid.as_str(),
+        ":link": item.link.as_ref().map(CanonicalUrl::as_str),
+        ":link_key": item.link.as_ref().map(CanonicalUrl::guid_key),
+        ":title": item.title,
+        ":published": ts(item.published),
+        ":date_estimated": item.date_estimated,
+        ":updated": ts(item.updated),
+        ":summary": item.summary,
+        ":content_html": item.content_html,
+        ":authors": json(&item.authors),
+        ":categories": json(&item.categories),
+        ":attachments": attachments_json(&item.attachments),
+        ":content_hash": hash,
+        ":now": ts(now),
+    })
+    .map(drop)
+}
+
+/// What counts as "the notice changed": title, link, summary, content, authors, categories,
+/// attachments and, unless estimated, the published date. Never `updated` (the store sets it
+/// from this hash, so including it would make every change look like two) and never the
+/// first-seen time of an estimated date (it would change with every run).
+///
+/// The version tag keeps a future change of this recipe from silently colliding with old hashes;
+/// changing the recipe marks every notice Updated once, so do it deliberately.
+fn content_hash(item: &Item) -> String {
+    let attachments: Vec<StoredAttachment> = item
+        .attachments
+        .iter()
+        .map(StoredAttachment::from)
+        .collect();
+    let published = (!item.date_estimated).then(|| ts(item.published));
+    let fields = serde_json::json!([
+        "noticefeed-item-v1",
+        item.title,
+        item.link.as_ref().map(CanonicalUrl::as_str),
+        item.summary,
+        item.content_html,
+        item.authors,
+        item.categories,
+        attachments,
+        published,
+    ]);
+    let digest = Sha256::digest(fields.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
