@@ -68,13 +68,7 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
             }
         },
     };
-    let key = if let Some(id) = raw.explicit_id.as_ref().filter(|i| !i.trim().is_empty()) {
-        GuidKey::Explicit(id.clone())
-    } else if let Some(link) = &raw.link {
-        GuidKey::Link(link.clone())
-    } else if let Some(p) = &raw.rel_path {
-        GuidKey::Path(p.clone())
-    } else {
+    let Some(key) = guid_key(&raw) else {
         return Err(Error::NoIdentity { origin: raw.origin });
     };
 
@@ -142,6 +136,18 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
         categories,
         attachments,
     })
+}
+
+/// What a notice's GUID is derived from: its explicit id, else its canonical link, else its
+/// path in the notice folder. Never its title, body or date.
+pub fn guid_key(raw: &RawNotice) -> Option<GuidKey> {
+    if let Some(id) = raw.explicit_id.as_ref().filter(|i| !i.trim().is_empty()) {
+        Some(GuidKey::Explicit(id.clone()))
+    } else if let Some(link) = &raw.link {
+        Some(GuidKey::Link(link.clone()))
+    } else {
+        raw.rel_path.as_ref().map(|p| GuidKey::Path(p.clone()))
+    }
 }
 
 /// Wall-clock time in `tz` to UTC. An ambiguous time (DST fold) takes the earlier instant;
