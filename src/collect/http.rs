@@ -1,1 +1,0 @@
-//! Every network byte goes through here (see issue 5). Being written.

@@ -1,0 +1,232 @@
+//! `--mirror ORIGIN=BASE`: fetch a site's URLs from somewhere else while every URL the rest of
+//! the tool sees stays the site's own, so links and GUIDs built from a mirror equal those built
+//! from the live site.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use percent_encoding::percent_decode_str;
+use url::Url;
+
+/// `ORIGIN=BASE`: requests for URLs under ORIGIN (scheme+host+port) are sent to BASE
+/// (`http://127.0.0.1:PORT` or a `file://` folder laid out like the site); the URLs the caller
+/// sees (`Page::url`) stay in ORIGIN's space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// Scheme, host and port only; path `/`.
+    pub origin: Url,
+    /// Always ends in `/`, so the site's paths are appended below it.
+    pub base: Url,
+}
+
+impl FromStr for Mirror {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (o, b) = s
+            .split_once('=')
+            .ok_or_else(|| format!("mirror `{s}` is not of the form ORIGIN=BASE"))?;
+        let (o, b) = (o.trim(), b.trim());
+        let origin = Url::parse(o).map_err(|e| format!("mirror origin `{o}`: {e}"))?;
+        if !is_http(&origin) || origin.host().is_none() {
+            return Err(format!(
+                "mirror origin `{o}` is not an http(s) URL with a host"
+            ));
+        }
+        if origin.path() != "/" || origin.query().is_some() || origin.fragment().is_some() {
+            return Err(format!(
+                "mirror origin `{o}` must be scheme, host and port only, without a path"
+            ));
+        }
+        // A bare absolute path is the natural way to name a local folder.
+        let mut base = if b.starts_with('/') {
+            Url::from_directory_path(b)
+                .map_err(|()| format!("mirror base `{b}` is not a folder"))?
+        } else {
+            Url::parse(b).map_err(|e| format!("mirror base `{b}`: {e}"))?
+        };
+        match base.scheme() {
+            "http" | "https" if base.host().is_some() => {}
+            "file" if base.to_file_path().is_ok() => {}
+            _ => {
+                return Err(format!(
+                    "mirror base `{b}` is neither an http(s) URL with a host nor a file:// folder"
+                ))
+            }
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(format!(
+                "mirror base `{b}` must not have a query or fragment"
+            ));
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(Self { origin, base })
+    }
+}
+
+impl Mirror {
+    /// Whether `url` is on this mirror's origin. `http` and `https` on their default ports count
+    /// as one site, as the tool's canonical links do, so an `http://` link on an `https://` site
+    /// is not fetched from the live network by accident.
+    pub fn covers(&self, url: &Url) -> bool {
+        let o = &self.origin;
+        is_http(url)
+            && url.host_str() == o.host_str()
+            && ((url.scheme() == o.scheme() && url.port() == o.port())
+                || (url.port().is_none() && o.port().is_none()))
+    }
+
+    pub(super) fn is_file(&self) -> bool {
+        self.base.scheme() == "file"
+    }
+
+    /// The URL to request for `url` (an http(s) base).
+    pub(super) fn to_base(&self, url: &Url) -> Url {
+        let mut out = self.base.clone();
+        let path = format!("{}{}", self.base.path().trim_end_matches('/'), url.path());
+        out.set_path(&path);
+        out.set_query(url.query());
+        out
+    }
+
+    /// `actual` mapped back into the origin's space, when it lies under the base.
+    pub(super) fn site_url(&self, actual: &Url) -> Option<Url> {
+        let b = &self.base;
+        if actual.scheme() != b.scheme()
+            || actual.host_str() != b.host_str()
+            || actual.port_or_known_default() != b.port_or_known_default()
+        {
+            return None;
+        }
+        // The base path ends in '/'; keep that slash as the start of the site path.
+        let prefix = b.path().trim_end_matches('/');
+        let rest = actual.path().strip_prefix(prefix)?;
+        if !rest.starts_with('/') {
+            return None;
+        }
+        let mut out = self.origin.clone();
+        out.set_path(rest);
+        out.set_query(actual.query());
+        Some(out)
+    }
+
+    /// The file under a `file://` base that stands for `url`: percent-decoded path, `index.html`
+    /// for a folder, query ignored (as on the static site). Refuses anything that could step out
+    /// of the folder.
+    pub(super) fn file_path(&self, url: &Url) -> Result<PathBuf, String> {
+        let mut path = self
+            .base
+            .to_file_path()
+            .map_err(|()| format!("{} is not a local folder", self.base))?;
+        for segment in url.path().split('/') {
+            let decoded = percent_decode_str(segment)
+                .decode_utf8()
+                .map_err(|_| format!("path segment `{segment}` is not UTF-8"))?;
+            if decoded == ".." || decoded == "." || decoded.contains(['/', '\\', '\0']) {
+                return Err(format!(
+                    "path segment `{segment}` would leave the mirror folder"
+                ));
+            }
+            if !decoded.is_empty() {
+                path.push(decoded.as_ref());
+            }
+        }
+        if url.path().ends_with('/') {
+            path.push("index.html");
+        }
+        Ok(path)
+    }
+}
+
+fn is_http(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parses_and_normalizes() {
+        let m: Mirror = "https://www.chinania.org.cn=http://127.0.0.1:8080"
+            .parse()
+            .unwrap();
+        assert_eq!(m.origin.as_str(), "https://www.chinania.org.cn/");
+        assert_eq!(m.base.as_str(), "http://127.0.0.1:8080/");
+        let m: Mirror = "https://x.org=http://127.0.0.1:8080/sub".parse().unwrap();
+        assert_eq!(m.base.as_str(), "http://127.0.0.1:8080/sub/");
+        let m: Mirror = "https://x.org=/tmp/site".parse().unwrap();
+        assert_eq!(m.base.as_str(), "file:///tmp/site/");
+        let m: Mirror = "https://x.org=file:///tmp/site/".parse().unwrap();
+        assert!(m.is_file());
+    }
+
+    #[test]
+    fn errors_name_the_bad_value() {
+        for (bad, needle) in [
+            ("https://x.org", "https://x.org"),
+            ("nonsense=http://127.0.0.1:1", "nonsense"),
+            (
+                "https://x.org/path=http://127.0.0.1:1",
+                "https://x.org/path",
+            ),
+            ("ftp://x.org=http://127.0.0.1:1", "ftp://x.org"),
+            ("https://x.org=mailto:a@b", "mailto:a@b"),
+            (
+                "https://x.org=http://127.0.0.1:1/?q=1",
+                "http://127.0.0.1:1/?q",
+            ),
+        ] {
+            let err = bad.parse::<Mirror>().unwrap_err();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn maps_out_and_back_with_a_base_path() {
+        let m: Mirror = "https://x.org=http://127.0.0.1:9/site/".parse().unwrap();
+        let url = u("https://x.org/html/a/1.html?page=2");
+        assert!(m.covers(&url));
+        assert!(m.covers(&u("http://x.org/html/")));
+        assert!(!m.covers(&u("https://x.org:8443/html/")));
+        assert!(!m.covers(&u("https://y.org/html/")));
+        let out = m.to_base(&url);
+        assert_eq!(out.as_str(), "http://127.0.0.1:9/site/html/a/1.html?page=2");
+        assert_eq!(m.site_url(&out), Some(url));
+        assert_eq!(m.site_url(&u("http://127.0.0.1:9/other/x")), None);
+        assert_eq!(m.site_url(&u("http://127.0.0.1:10/site/x")), None);
+    }
+
+    #[test]
+    fn non_ascii_paths_stay_percent_encoded() {
+        let m: Mirror = "https://x.org=http://127.0.0.1:9".parse().unwrap();
+        let url = u("https://x.org/uploads/2026/0827/附件2：交流报告回执表.docx");
+        let out = m.to_base(&url);
+        assert!(out
+            .as_str()
+            .starts_with("http://127.0.0.1:9/uploads/2026/0827/%E9%99%84%E4%BB%B62"));
+        assert_eq!(m.site_url(&out), Some(url));
+    }
+
+    #[test]
+    fn file_paths_are_decoded_and_confined() {
+        let m: Mirror = "https://x.org=file:///srv/site/".parse().unwrap();
+        let p = m.file_path(&u("https://x.org/html/a/")).unwrap();
+        assert_eq!(p, PathBuf::from("/srv/site/html/a/index.html"));
+        let p = m
+            .file_path(&u("https://x.org/uploads/附件.docx?x=1"))
+            .unwrap();
+        assert_eq!(p, PathBuf::from("/srv/site/uploads/附件.docx"));
+        assert!(m
+            .file_path(&u("https://x.org/a/%2E%2E%2Fetc/passwd"))
+            .is_err());
+        assert!(m.file_path(&u("https://x.org/a%2F..%2F..%2Fetc")).is_err());
+    }
+}

@@ -1,0 +1,817 @@
+//! Every network byte of noticefeed goes through here (issue 5): an honest User-Agent, robots.txt,
+//! per-host pacing with a global cap, bounded retries that honour `Retry-After`, connect and total
+//! timeouts, a body cap enforced while streaming, manual redirects, conditional GETs, charset
+//! detection (GBK read as GB18030), and `--mirror` (issue 3).
+//!
+//! It refuses HTML parsing: a [`Page`] is text plus the facts about how it was fetched.
+//!
+//! Redirects are followed by hand rather than by reqwest so that every hop is checked against
+//! robots.txt, paced, retried, and mapped back through the mirror before the next one.
+
+mod decode;
+mod mirror;
+mod pace;
+mod retry;
+mod robots;
+#[cfg(test)]
+mod test_server;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::StatusCode;
+use tokio::sync::OnceCell;
+use url::{Position, Url};
+
+pub use decode::{decode, Decoded};
+pub use mirror::Mirror;
+pub use retry::should_retry;
+pub use robots::Robots;
+
+use pace::Pacer;
+use retry::{Plan, Policy, Trouble};
+
+/// Says who we are and where to complain: site owners who see us in their logs can find us.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "noticefeed/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/noticefeed/noticefeed)"
+);
+
+/// How polite and how patient the client is. The defaults suit a small association server.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Default [`DEFAULT_USER_AGENT`]; a definition may override it. Its first word (before `/`)
+    /// is also the name looked for in robots.txt.
+    pub user_agent: String,
+    /// Minimum gap between request starts to one host (default 1 s). `--delay-ms` sets it; a
+    /// longer robots.txt `Crawl-delay` wins.
+    pub min_gap: Duration,
+    /// Requests in flight to one host (default 2).
+    pub per_host_concurrency: usize,
+    /// Requests in flight overall (default 8).
+    pub global_concurrency: usize,
+    /// Default 10 s.
+    pub connect_timeout: Duration,
+    /// Total time of one attempt, headers and body (default 30 s).
+    pub timeout: Duration,
+    /// Largest body accepted (default 10 MiB), counted while reading, after decompression, so an
+    /// endless or zip-bomb body is an error and not an out-of-memory.
+    pub max_body: u64,
+    /// Default 5.
+    pub max_redirects: usize,
+    /// Attempts per request, the first included (default 4).
+    pub max_attempts: u32,
+    /// First retry waits about this long, doubling each time, with jitter (default 500 ms).
+    pub backoff_base: Duration,
+    /// Longest `Retry-After` we sleep for (default 120 s); a server asking for more gets no retry.
+    pub retry_after_cap: Duration,
+    /// Default true. Off only for sites whose owners gave permission.
+    pub obey_robots: bool,
+    pub mirrors: Vec<Mirror>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            min_gap: Duration::from_secs(1),
+            per_host_concurrency: 2,
+            global_concurrency: 8,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_body: 10 * 1024 * 1024,
+            max_redirects: 5,
+            max_attempts: 4,
+            backoff_base: Duration::from_millis(500),
+            retry_after_cap: Duration::from_secs(120),
+            obey_robots: true,
+            mirrors: Vec::new(),
+        }
+    }
+}
+
+/// One GET. `etag`/`last_modified` (from the store) make it conditional.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub url: Url,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The site's override for when its header or `<meta>` lies: header, BOM and meta are ignored.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+}
+
+impl Request {
+    pub fn new(url: Url) -> Self {
+        Self {
+            url,
+            etag: None,
+            last_modified: None,
+            encoding: None,
+        }
+    }
+}
+
+/// Written by hand because `Url` has no `Default`: the placeholder is `about:blank`, which
+/// [`Client::fetch`] refuses, so a forgotten `url` fails loudly instead of fetching something.
+impl Default for Request {
+    fn default() -> Self {
+        Self::new(Url::parse("about:blank").expect("literal URL parses"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Response {
+    /// 304: what the store has is current. The validators are the server's new ones when it sent
+    /// them, else the ones we asked with.
+    NotModified {
+        url: Url,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+    Fetched(Page),
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Final URL after redirects, mapped back to the original origin (never the mirror's).
+    pub url: Url,
+    pub status: u16,
+    pub text: String,
+    /// The encoding's WHATWG name, e.g. `UTF-8`, `GB18030`.
+    pub encoding: &'static str,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub content_type: Option<String>,
+    /// Decoding replaced malformed bytes with U+FFFD (already logged as a warning).
+    pub had_replacements: bool,
+}
+
+/// Every message names the URL in the site's own space (not the mirror's) and, where retries
+/// happened, how many attempts were made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{url}: http status {status}{} after {}", reason(*.status), tries(*.attempts))]
+    Status {
+        url: Url,
+        status: u16,
+        attempts: u32,
+    },
+    /// `rule` as written in the origin's /robots.txt, e.g. `Disallow: /private/`.
+    #[error("{url}: disallowed by robots.txt rule `{rule}`")]
+    RobotsDisallowed { url: Url, rule: String },
+    #[error("{url}: body larger than the limit of {limit} bytes")]
+    BodyTooLarge { url: Url, limit: u64 },
+    #[error("{url}: body cut off after {received}{} bytes, after {}", of(*.expected), tries(*.attempts))]
+    BodyCutOff {
+        url: Url,
+        received: u64,
+        expected: Option<u64>,
+        attempts: u32,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: too many redirects (more than {limit}; the last pointed to {last})")]
+    TooManyRedirects {
+        url: Url,
+        limit: usize,
+        last: String,
+    },
+    #[error("{url}: redirect to an unusable location `{location}`")]
+    BadRedirect { url: Url, location: String },
+    #[error("{url}: timed out (limit {timeout:?} per attempt) after {}", tries(*.attempts))]
+    Timeout {
+        url: Url,
+        timeout: Duration,
+        attempts: u32,
+    },
+    #[error("{url}: network error after {}", tries(*.attempts))]
+    Network {
+        url: Url,
+        attempts: u32,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error(
+        "{url}: http status {status}, and the server asked to wait {wait:?}, longer than the \
+         {cap:?} we wait for; gave up after {}", tries(*.attempts)
+    )]
+    RetryAfterTooLong {
+        url: Url,
+        status: u16,
+        wait: Duration,
+        cap: Duration,
+        attempts: u32,
+    },
+    #[error("{url}: cannot be mapped into the mirror: {reason}")]
+    MirrorPath { url: Url, reason: String },
+    #[error("{url}: reading mirror file {}", path.display())]
+    File {
+        url: Url,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{url}: only http and https URLs can be fetched")]
+    Scheme { url: Url },
+    #[error("building the http client")]
+    Build(#[source] reqwest::Error),
+}
+
+fn tries(n: u32) -> String {
+    if n == 1 {
+        "1 attempt".into()
+    } else {
+        format!("{n} attempts")
+    }
+}
+
+fn reason(status: u16) -> String {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default()
+}
+
+fn of(expected: Option<u64>) -> String {
+    expected.map(|n| format!(" of {n}")).unwrap_or_default()
+}
+
+impl Error {
+    /// A robots.txt refusal is a skip with a warning, not a failure of the feed.
+    pub fn is_robots(&self) -> bool {
+        matches!(self, Error::RobotsDisallowed { .. })
+    }
+
+    /// The HTTP status behind the error, when there was one (404 for a missing mirror file).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } | Error::RetryAfterTooLong { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The one HTTP client of a run. Cheap to clone (an `Arc`); pass it to whoever fetches. Never a
+/// static: tests build one per case with their own options.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    opts: HttpOptions,
+    http: reqwest::Client,
+    pacer: Pacer,
+    /// One cell per origin: concurrent first requests wait for a single robots.txt fetch.
+    robots: Mutex<HashMap<String, Arc<OnceCell<Arc<Robots>>>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Get,
+    Head,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Validators<'a> {
+    etag: Option<&'a str>,
+    last_modified: Option<&'a str>,
+}
+
+/// A final answer of one hop: success, 304 or a redirect.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Why one attempt produced no answer.
+enum Failed {
+    Timeout,
+    /// The request could not even be built (a bad header value): no retry helps.
+    Invalid(reqwest::Error),
+    Transport(reqwest::Error),
+    CutOff {
+        received: u64,
+        expected: Option<u64>,
+        source: reqwest::Error,
+    },
+    TooLarge,
+}
+
+enum Route {
+    Http(Url),
+    File(PathBuf),
+}
+
+impl Client {
+    pub fn new(opts: HttpOptions) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(opts.user_agent.as_str())
+            .connect_timeout(opts.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(Error::Build)?;
+        let pacer = Pacer::new(
+            opts.global_concurrency,
+            opts.per_host_concurrency,
+            opts.min_gap,
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                opts,
+                http,
+                pacer,
+                robots: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn options(&self) -> &HttpOptions {
+        &self.inner.opts
+    }
+
+    /// GET, conditional when the request carries validators.
+    pub async fn fetch(&self, req: &Request) -> Result<Response, Error> {
+        let validators = Validators {
+            etag: req.etag.as_deref(),
+            last_modified: req.last_modified.as_deref(),
+        };
+        let (url, answer) = self.follow(&req.url, Verb::Get, validators).await?;
+        let etag = header_text(&answer.headers, header::ETAG);
+        let last_modified = header_text(&answer.headers, header::LAST_MODIFIED);
+        if answer.status == StatusCode::NOT_MODIFIED {
+            return Ok(Response::NotModified {
+                url,
+                etag: etag.or_else(|| req.etag.clone()),
+                last_modified: last_modified.or_else(|| req.last_modified.clone()),
+            });
+        }
+        let content_type = header_text(&answer.headers, header::CONTENT_TYPE);
+        let decoded = decode(&answer.body, content_type.as_deref(), req.encoding);
+        if decoded.had_replacements {
+            log::warn!(
+                "{url}: not valid {}; malformed bytes were replaced with U+FFFD",
+                decoded.encoding.name()
+            );
+        }
+        Ok(Response::Fetched(Page {
+            url,
+            status: answer.status.as_u16(),
+            text: decoded.text,
+            encoding: decoded.encoding.name(),
+            etag,
+            last_modified,
+            content_type,
+            had_replacements: decoded.had_replacements,
+        }))
+    }
+
+    /// HEAD, for an enclosure's length. `None` when the server does not say.
+    pub async fn content_length(&self, url: &Url) -> Result<Option<u64>, Error> {
+        let (_, answer) = self.follow(url, Verb::Head, Validators::default()).await?;
+        Ok(header_text(&answer.headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok()))
+    }
+
+    pub fn is_robots_error(e: &Error) -> bool {
+        e.is_robots()
+    }
+
+    /// Where `url` is really fetched from.
+    fn route(&self, url: &Url) -> Result<Route, Error> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Scheme { url: url.clone() });
+        }
+        match self.inner.opts.mirrors.iter().find(|m| m.covers(url)) {
+            Some(m) if m.is_file() => {
+                m.file_path(url)
+                    .map(Route::File)
+                    .map_err(|reason| Error::MirrorPath {
+                        url: url.clone(),
+                        reason,
+                    })
+            }
+            Some(m) => Ok(Route::Http(m.to_base(url))),
+            None => Ok(Route::Http(url.clone())),
+        }
+    }
+
+    /// A URL the server gave us (a redirect target), back in the site's own space.
+    fn to_site(&self, actual: Url) -> Url {
+        self.inner
+            .opts
+            .mirrors
+            .iter()
+            .filter(|m| !m.is_file())
+            .find_map(|m| m.site_url(&actual))
+            .unwrap_or(actual)
+    }
+
+    /// Requests `start`, following redirects; each hop is robots-checked, paced and retried.
+    async fn follow(
+        &self,
+        start: &Url,
+        verb: Verb,
+        validators: Validators<'_>,
+    ) -> Result<(Url, Answer), Error> {
+        let mut url = start.clone();
+        let mut redirects = 0;
+        loop {
+            let actual = match self.route(&url)? {
+                Route::File(path) => {
+                    return Ok((url.clone(), self.read_file(&url, path, verb).await?))
+                }
+                Route::Http(actual) => actual,
+            };
+            if self.inner.opts.obey_robots {
+                self.check_robots(&url, &actual).await?;
+            }
+            let answer = self.exchange(&url, &actual, verb, validators).await?;
+            match self.next_hop(start, &url, &actual, &answer, &mut redirects)? {
+                Some(next) => url = next,
+                None => return Ok((url, answer)),
+            }
+        }
+    }
+
+    /// The same loop for robots.txt itself, which must not wait on robots.txt. (Kept apart from
+    /// `follow` because a flag would make the two async fns recursive.)
+    async fn follow_unchecked(&self, start: &Url) -> Result<Answer, Error> {
+        let mut url = start.clone();
+        let mut redirects = 0;
+        loop {
+            let actual = match self.route(&url)? {
+                Route::File(path) => return self.read_file(&url, path, Verb::Get).await,
+                Route::Http(actual) => actual,
+            };
+            let answer = self
+                .exchange(&url, &actual, Verb::Get, Validators::default())
+                .await?;
+            match self.next_hop(start, &url, &actual, &answer, &mut redirects)? {
+                Some(next) => url = next,
+                None => return Ok(answer),
+            }
+        }
+    }
+
+    /// `Some(url)` to follow a redirect, `None` when `answer` is the final one.
+    fn next_hop(
+        &self,
+        start: &Url,
+        url: &Url,
+        actual: &Url,
+        answer: &Answer,
+        redirects: &mut usize,
+    ) -> Result<Option<Url>, Error> {
+        if !is_redirect(answer) {
+            return Ok(None);
+        }
+        let location = header_text(&answer.headers, header::LOCATION).unwrap_or_default();
+        let next = actual.join(&location).map_err(|_| Error::BadRedirect {
+            url: url.clone(),
+            location: location.clone(),
+        })?;
+        let next = self.to_site(next);
+        *redirects += 1;
+        if *redirects > self.inner.opts.max_redirects {
+            return Err(Error::TooManyRedirects {
+                url: start.clone(),
+                limit: self.inner.opts.max_redirects,
+                last: next.into(),
+            });
+        }
+        log::debug!("{url}: redirected to {next}");
+        Ok(Some(next))
+    }
+
+    /// One hop with retries. Ok only for a success, a 304 or a redirect.
+    async fn exchange(
+        &self,
+        url: &Url,
+        actual: &Url,
+        verb: Verb,
+        validators: Validators<'_>,
+    ) -> Result<Answer, Error> {
+        let opts = &self.inner.opts;
+        let policy = Policy {
+            max_attempts: opts.max_attempts.max(1),
+            backoff_base: opts.backoff_base,
+            retry_after_cap: opts.retry_after_cap,
+        };
+        let host = actual.origin().ascii_serialization();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match self.attempt(actual, &host, verb, validators).await {
+                Ok(a) if is_final_ok(&a) => return Ok(a),
+                other => other,
+            };
+            let (trouble, retry_after) = match &result {
+                Ok(a) => (
+                    Trouble::Status(a.status),
+                    header_text(&a.headers, header::RETRY_AFTER)
+                        .and_then(|v| retry::parse_retry_after(&v, SystemTime::now())),
+                ),
+                Err(Failed::Timeout) => (Trouble::Timeout, None),
+                Err(Failed::Transport(_) | Failed::CutOff { .. }) => (Trouble::Transport, None),
+                Err(Failed::Invalid(_) | Failed::TooLarge) => (Trouble::Permanent, None),
+            };
+            match retry::plan(trouble, attempt, retry_after, &policy, fastrand::f64()) {
+                Plan::Wait(wait) => {
+                    log::info!(
+                        "{url}: attempt {attempt} failed ({trouble:?}); retrying in {wait:?}"
+                    );
+                    if retry_after.is_some() {
+                        // The whole host asked for the pause, not just this request.
+                        self.inner.pacer.defer(&host, wait).await;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Plan::TooLong(wait) => {
+                    return Err(Error::RetryAfterTooLong {
+                        url: url.clone(),
+                        status: result.as_ref().map_or(0, |a| a.status.as_u16()),
+                        wait,
+                        cap: policy.retry_after_cap,
+                        attempts: attempt,
+                    })
+                }
+                Plan::GiveUp => return Err(self.failure(url, result, attempt)),
+            }
+        }
+    }
+
+    fn failure(&self, url: &Url, result: Result<Answer, Failed>, attempts: u32) -> Error {
+        let url = url.clone();
+        match result {
+            Ok(a) => Error::Status {
+                url,
+                status: a.status.as_u16(),
+                attempts,
+            },
+            Err(Failed::Timeout) => Error::Timeout {
+                url,
+                timeout: self.inner.opts.timeout,
+                attempts,
+            },
+            Err(Failed::Invalid(source) | Failed::Transport(source)) => Error::Network {
+                url,
+                attempts,
+                source,
+            },
+            Err(Failed::CutOff {
+                received,
+                expected,
+                source,
+            }) => Error::BodyCutOff {
+                url,
+                received,
+                expected,
+                attempts,
+                source,
+            },
+            Err(Failed::TooLarge) => Error::BodyTooLarge {
+                url,
+                limit: self.inner.opts.max_body,
+            },
+        }
+    }
+
+    /// One request/response, paced, under the total timeout.
+    async fn attempt(
+        &self,
+        actual: &Url,
+        host: &str,
+        verb: Verb,
+        validators: Validators<'_>,
+    ) -> Result<Answer, Failed> {
+        let _permit = self.inner.pacer.start(host).await;
+        let opts = &self.inner.opts;
+        log::debug!("{verb:?} {actual}");
+        let work = async {
+            let mut rb = match verb {
+                Verb::Get => self.inner.http.get(actual.clone()),
+                Verb::Head => self.inner.http.head(actual.clone()),
+            };
+            if let Some(etag) = validators.etag {
+                rb = rb.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = validators.last_modified {
+                rb = rb.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let resp = rb.send().await.map_err(classify)?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = if verb == Verb::Get && status.is_success() {
+                read_capped(resp, opts.max_body).await?
+            } else {
+                Vec::new()
+            };
+            Ok(Answer {
+                status,
+                headers,
+                body,
+            })
+        };
+        tokio::time::timeout(opts.timeout, work)
+            .await
+            .unwrap_or(Err(Failed::Timeout))
+    }
+
+    async fn check_robots(&self, url: &Url, actual: &Url) -> Result<(), Error> {
+        let robots = self.robots_for(url, actual).await;
+        match robots.blocking_rule(&url[Position::BeforePath..Position::AfterQuery]) {
+            None => Ok(()),
+            Some(rule) => Err(Error::RobotsDisallowed {
+                url: url.clone(),
+                rule: rule.to_owned(),
+            }),
+        }
+    }
+
+    async fn robots_for(&self, url: &Url, actual: &Url) -> Arc<Robots> {
+        let cell = {
+            let mut cache = self.inner.robots.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .entry(url.origin().ascii_serialization())
+                .or_default()
+                .clone()
+        };
+        cell.get_or_init(|| self.load_robots(url, actual))
+            .await
+            .clone()
+    }
+
+    /// RFC 9309 says a 4xx robots.txt allows everything. It says an unreachable one (5xx, network)
+    /// forbids everything; we allow but warn instead, so one bad night of the server does not
+    /// empty every feed, and the warning tells the operator.
+    async fn load_robots(&self, url: &Url, actual: &Url) -> Arc<Robots> {
+        let site = robots_url(url);
+        let robots = match self.follow_unchecked(&site).await {
+            Ok(answer) => {
+                let robots = Robots::parse(
+                    &String::from_utf8_lossy(&answer.body),
+                    &self.inner.opts.user_agent,
+                );
+                if let Some(delay) = robots.crawl_delay() {
+                    let cap = self.inner.opts.retry_after_cap;
+                    if delay > cap {
+                        log::warn!("{site}: Crawl-delay {delay:?} is longer than {cap:?}; pacing at {cap:?}");
+                    }
+                    let host = actual.origin().ascii_serialization();
+                    self.inner.pacer.widen_gap(&host, delay.min(cap)).await;
+                }
+                robots
+            }
+            Err(Error::Status { status, .. }) if (400..500).contains(&status) => {
+                log::debug!("{site}: status {status}, everything allowed");
+                Robots::allow_all()
+            }
+            Err(e) => {
+                log::warn!("{e}; treating robots.txt as allowing everything");
+                Robots::allow_all()
+            }
+        };
+        Arc::new(robots)
+    }
+
+    /// A mirror file: no robots, no pacing, no retries (a missing file will not appear).
+    async fn read_file(&self, url: &Url, path: PathBuf, verb: Verb) -> Result<Answer, Error> {
+        let limit = self.inner.opts.max_body;
+        let task_path = path.clone();
+        let read = tokio::task::spawn_blocking(move || read_mirror_file(&task_path, verb, limit))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let (len, body) = match read {
+            Ok(found) => found,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound) => {
+                return Err(Error::Status {
+                    url: url.clone(),
+                    status: 404,
+                    attempts: 1,
+                })
+            }
+            Err(source) => {
+                return Err(Error::File {
+                    url: url.clone(),
+                    path,
+                    source,
+                })
+            }
+        };
+        if verb == Verb::Get && len > limit {
+            return Err(Error::BodyTooLarge {
+                url: url.clone(),
+                limit,
+            });
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        if let Some(ct) = content_type_of(&path) {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        }
+        Ok(Answer {
+            status: StatusCode::OK,
+            headers,
+            body,
+        })
+    }
+}
+
+/// The file's length and, for a GET under the limit, its bytes. A folder is "not found", as a
+/// static server without listings would say.
+fn read_mirror_file(path: &Path, verb: Verb, limit: u64) -> std::io::Result<(u64, Vec<u8>)> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(std::io::ErrorKind::NotFound.into());
+    }
+    if verb == Verb::Head || meta.len() > limit {
+        return Ok((meta.len(), Vec::new()));
+    }
+    Ok((meta.len(), std::fs::read(path)?))
+}
+
+/// Just enough for decoding and callers' logs; no charset, so `<meta>` decides, as with
+/// `serve.py`.
+fn content_type_of(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "html" | "htm" => "text/html",
+        "txt" => "text/plain",
+        "xml" => "application/xml",
+        "json" => "application/json",
+        "pdf" => "application/pdf",
+        _ => return None,
+    })
+}
+
+async fn read_capped(resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, Failed> {
+    let expected = resp.content_length();
+    if expected.is_some_and(|n| n > limit) {
+        return Err(Failed::TooLarge);
+    }
+    let mut body = Vec::with_capacity(expected.map_or(0, |n| n.min(1 << 20)) as usize);
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|source| {
+            if source.is_timeout() {
+                Failed::Timeout
+            } else {
+                Failed::CutOff {
+                    received: body.len() as u64,
+                    expected,
+                    source,
+                }
+            }
+        })?;
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(Failed::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn classify(e: reqwest::Error) -> Failed {
+    if e.is_timeout() {
+        Failed::Timeout
+    } else if e.is_builder() {
+        Failed::Invalid(e)
+    } else {
+        Failed::Transport(e)
+    }
+}
+
+fn is_redirect(a: &Answer) -> bool {
+    matches!(a.status.as_u16(), 301 | 302 | 303 | 307 | 308)
+        && a.headers.contains_key(header::LOCATION)
+}
+
+fn is_final_ok(a: &Answer) -> bool {
+    a.status.is_success() || a.status == StatusCode::NOT_MODIFIED || is_redirect(a)
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+}
+
+/// robots.txt of `url`'s origin, in the site's space (mirrors map it like any other URL).
+fn robots_url(url: &Url) -> Url {
+    let mut r = url.clone();
+    r.set_path("/robots.txt");
+    r.set_query(None);
+    r.set_fragment(None);
+    r
+}
