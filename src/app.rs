@@ -1,18 +1,28 @@
-//! The stage order, per-feed error isolation and the run summary. One feed's failure is
-//! reported and counted, never allowed to stop the others; a failed feed's files stay as they
-//! were.
+//! The stage order, per-feed error isolation and the run summary.
+//!
+//! `build`: lock the store → per feed: collect (local | scrape) → normalize → pin GUIDs → store
+//! (upsert) → archive → render → write; merged feeds after their members. One feed's failure
+//! is reported, recorded in the store and counted, never allowed to stop the others, and its
+//! previous files stay exactly as they were.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal as _;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
 
-use crate::cli::{BuildArgs, Cli, Command};
+use crate::cli::{BuildArgs, CheckArgs, Cli, Command, Global};
+use crate::collect::http::{Client, HttpOptions};
 use crate::collect::local;
-use crate::config::{self, FeedDef, Source};
-use crate::model::{order_and_limit, Item};
+use crate::collect::site::{CachedList, Memory, NoMemory, RunOptions, Walker};
+use crate::config::{self, FeedDef, ScrapeSource, Source};
+use crate::model::{FeedId, Item, RawNotice};
 use crate::normalize::{self, Context};
 use crate::render::{self, Format};
+use crate::store::{self, CachedPage, RunLock, Store, UpsertReport};
 use crate::write;
 
 /// What a run did, for the exit code: 0 when nothing failed, 1 when something did.
@@ -31,118 +41,587 @@ impl Outcome {
 /// Runs a parsed command line. `Err` means the run could not start (exit 2).
 pub fn run(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
-        Command::Build(args) => build(&cli.global.feeds, args, cli.global.quiet),
-        Command::List => list(&cli.global.feeds),
+        Command::Build(args) => build(&cli.global, args),
+        Command::Check(args) => check(&cli.global, args),
+        Command::List => list(&cli.global),
     }
 }
 
-/// The result of building one feed.
-#[derive(Debug, Default)]
-struct FeedReport {
-    items: usize,
-    written: usize,
-    notice_errors: usize,
+/// One feed's line in the summary and in `--report`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FeedSummary {
+    pub feed: String,
+    pub ok: bool,
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Items in the published files.
+    pub items: usize,
+    pub files_written: usize,
+    pub notices_failed: usize,
+    pub warnings: usize,
+    pub error: Option<String>,
 }
 
-fn build(feeds_dir: &Path, args: &BuildArgs, quiet: bool) -> Result<Outcome> {
-    let defs = config::load_dir(feeds_dir)?;
-    let defs = config::select(defs, &args.ids, feeds_dir)?;
-    let mut outcome = Outcome::default();
-    for def in &defs {
-        match build_one(def, &args.out) {
-            Ok(r) => {
-                outcome.notices_failed += r.notice_errors;
-                if !quiet {
-                    eprintln!(
-                        "{}: {} items, {} files written, {} unchanged{}",
-                        def.id(),
-                        r.items,
-                        r.written,
-                        Format::ALL.len() - r.written,
-                        if r.notice_errors > 0 {
-                            format!(", {} notices failed", r.notice_errors)
-                        } else {
-                            String::new()
-                        }
-                    );
+impl FeedSummary {
+    fn line(&self) -> String {
+        match &self.error {
+            Some(e) => format!("{}: FAILED, previous files kept: {e}", self.feed),
+            None => format!(
+                "{}: {} new, {} updated, {} unchanged; {} items, {} files written{}{}",
+                self.feed,
+                self.new,
+                self.updated,
+                self.unchanged,
+                self.items,
+                self.files_written,
+                if self.notices_failed > 0 {
+                    format!(", {} notices failed", self.notices_failed)
+                } else {
+                    String::new()
+                },
+                if self.warnings > 0 {
+                    format!(", {} warnings", self.warnings)
+                } else {
+                    String::new()
+                }
+            ),
+        }
+    }
+}
+
+/// The `--report` document.
+#[derive(Debug, Serialize)]
+struct RunReport<'a> {
+    started: String,
+    ok: bool,
+    feeds: &'a [FeedSummary],
+}
+
+/// Items a feed produced this run, before the store.
+#[derive(Debug, Default)]
+struct Fresh {
+    items: Vec<Item>,
+    notices_failed: usize,
+    warnings: usize,
+}
+
+/// Everything a build shares across feeds.
+struct Run<'a> {
+    args: &'a BuildArgs,
+    store: Store,
+    walker: Option<Walker>,
+    runtime: Option<tokio::runtime::Runtime>,
+    now: DateTime<Utc>,
+}
+
+fn http_client(global: &Global, defs: &[&FeedDef]) -> Result<Client> {
+    let sites: Vec<_> = defs
+        .iter()
+        .filter_map(|d| match &d.source {
+            Source::Scrape(s) => Some(&s.site),
+            _ => None,
+        })
+        .collect();
+    let mut opts = HttpOptions {
+        mirrors: global.mirror.clone(),
+        ..HttpOptions::default()
+    };
+    // One client serves every site of the run: the politest site's gap applies to all.
+    if let Some(ms) = global.delay_ms.or_else(|| sites.iter().filter_map(|s| s.delay_ms).max()) {
+        opts.min_gap = Duration::from_millis(ms);
+    }
+    if let Some(ua) = sites.iter().find_map(|s| s.user_agent.clone()) {
+        opts.user_agent = ua;
+    }
+    Client::new(opts).context("setting up the HTTP client")
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
+    let all = config::load_dir(&global.feeds)?;
+    let selected = config::select(all.clone(), &args.ids, &global.feeds)?;
+    let selected_ids: HashSet<&FeedId> = selected.iter().map(|d| d.id()).collect();
+    // Members of a selected merge are collected (not written) even when not named.
+    let mut needed: HashSet<FeedId> = selected_ids.iter().map(|i| (*i).clone()).collect();
+    for d in &selected {
+        if let Source::Merge { feeds } = &d.source {
+            needed.extend(feeds.iter().cloned());
+        }
+    }
+    let sources: Vec<&FeedDef> = all
+        .iter()
+        .filter(|d| needed.contains(d.id()) && !matches!(d.source, Source::Merge { .. }))
+        .collect();
+
+    let _lock = RunLock::acquire(&global.state, args.wait)?;
+    let store = Store::open(&global.state)?;
+    let scraping = sources.iter().any(|d| matches!(d.source, Source::Scrape(_)));
+    let mut run = Run {
+        args,
+        store,
+        walker: None,
+        runtime: None,
+        // Whole seconds: times the store hands back must render the same on every run.
+        now: Utc::now().trunc_subsecs(0),
+    };
+    if scraping {
+        run.walker = Some(Walker::new(http_client(global, &sources)?));
+        run.runtime = Some(runtime()?);
+    }
+
+    let mut summaries = Vec::new();
+    let mut fresh: HashMap<FeedId, Option<Vec<Item>>> = HashMap::new();
+    for def in &sources {
+        let publish = selected_ids.contains(def.id());
+        let result = collect_feed(&mut run, def);
+        match result {
+            Ok(f) => {
+                let summary = if publish {
+                    publish_feed(&mut run, def, f.items.clone(), f.notices_failed, f.warnings)
+                } else {
+                    FeedSummary {
+                        feed: def.id().to_string(),
+                        ok: true,
+                        ..Default::default()
+                    }
+                };
+                fresh.insert(def.id().clone(), Some(f.items));
+                if publish {
+                    summaries.push(summary);
                 }
             }
             Err(e) => {
-                outcome.feeds_failed += 1;
-                log::error!("{}: failed, previous files kept: {e:#}", def.id());
+                let msg = format!("{e:#}");
+                if let Err(re) = run.store.record_failure(def.id(), run.now, &msg) {
+                    log::error!("{}: {re:#}", def.id());
+                }
+                fresh.insert(def.id().clone(), None);
+                if publish {
+                    summaries.push(failed(def.id(), msg));
+                }
             }
         }
+    }
+    for def in selected.iter().filter(|d| matches!(d.source, Source::Merge { .. })) {
+        let Source::Merge { feeds } = &def.source else {
+            continue;
+        };
+        let broken: Vec<String> = feeds
+            .iter()
+            .filter(|m| !matches!(fresh.get(*m), Some(Some(_))))
+            .map(|m| m.to_string())
+            .collect();
+        if !broken.is_empty() {
+            let msg = format!("member feeds failed: {}", broken.join(", "));
+            if let Err(re) = run.store.record_failure(def.id(), run.now, &msg) {
+                log::error!("{}: {re:#}", def.id());
+            }
+            summaries.push(failed(def.id(), msg));
+            continue;
+        }
+        let members: Vec<&[Item]> = feeds
+            .iter()
+            .filter_map(|m| fresh.get(m).and_then(|f| f.as_deref()))
+            .collect();
+        let merged = merge(&members);
+        let summary = publish_feed(&mut run, def, merged, 0, 0);
+        summaries.push(summary);
+    }
+
+    let mut outcome = Outcome::default();
+    for s in &summaries {
+        outcome.notices_failed += s.notices_failed;
+        if s.ok {
+            if !global.quiet {
+                eprintln!("{}", s.line());
+            }
+        } else {
+            outcome.feeds_failed += 1;
+            eprintln!("{}", s.line());
+        }
+    }
+    if let Some(path) = &args.report {
+        let report = RunReport {
+            started: run.now.to_rfc3339(),
+            ok: outcome.ok(),
+            feeds: &summaries,
+        };
+        let json = serde_json::to_string_pretty(&report).context("encoding the run report")?;
+        write::publish(path, format!("{json}\n").as_bytes())?;
     }
     Ok(outcome)
 }
 
-fn build_one(def: &FeedDef, out: &Path) -> Result<FeedReport> {
-    let mut report = FeedReport::default();
-    let items = match &def.source {
-        Source::Local { dir } => {
-            let collected = local::collect(dir)?;
-            for p in &collected.problems {
-                log::error!("{}: {p}", def.id());
+fn failed(id: &FeedId, error: String) -> FeedSummary {
+    FeedSummary {
+        feed: id.to_string(),
+        ok: false,
+        error: Some(error),
+        ..Default::default()
+    }
+}
+
+/// Collects and normalizes one non-merge feed. `Err` is a source failure: nothing of the feed
+/// is stored or written.
+fn collect_feed(run: &mut Run<'_>, def: &FeedDef) -> Result<Fresh> {
+    match &def.source {
+        Source::Local { dir } => collect_local(run, def, dir),
+        Source::Scrape(src) => collect_scrape(run, def, src),
+        Source::Merge { .. } => Ok(Fresh::default()),
+    }
+}
+
+/// Normalizes one notice and pins its GUID in the store.
+fn normalize_pinned(store: &Store, raw: RawNotice, cx: &Context<'_>) -> Result<Item> {
+    let key = normalize::guid_key(&raw);
+    let mut item = normalize::normalize(raw, cx)?;
+    if let Some(key) = key {
+        item.guid = store.pin_guid(&key.key_text(), &item.guid)?;
+    }
+    Ok(item)
+}
+
+fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path) -> Result<Fresh> {
+    let collected = local::collect(dir)?;
+    let mut fresh = Fresh::default();
+    for p in &collected.problems {
+        log::error!("{}: {p}", def.id());
+    }
+    fresh.notices_failed += collected.problems.len();
+    let cx = Context {
+        timezone: def.meta.timezone,
+        first_seen: None,
+        categories: &[],
+    };
+    let mut seen = HashSet::new();
+    for raw in collected.notices {
+        let origin = raw.origin.clone();
+        match normalize_pinned(&run.store, raw, &cx) {
+            Ok(item) if !seen.insert(item.guid.clone()) => {
+                fresh.notices_failed += 1;
+                log::error!(
+                    "{}: {origin}: same id as an earlier notice ({}), skipped",
+                    def.id(),
+                    item.guid
+                );
             }
-            report.notice_errors += collected.problems.len();
-            let cx = Context {
-                timezone: def.meta.timezone,
-                first_seen: None,
-                categories: &[],
-            };
-            let mut items: Vec<Item> = Vec::new();
-            let mut seen = HashSet::new();
-            for raw in collected.notices {
-                let origin = raw.origin.clone();
-                match normalize::normalize(raw, &cx) {
-                    Ok(item) if !seen.insert(item.guid.clone()) => {
-                        report.notice_errors += 1;
-                        log::error!(
-                            "{}: {origin}: same id as an earlier notice ({}), skipped",
-                            def.id(),
-                            item.guid
-                        );
-                    }
-                    Ok(item) => items.push(item),
-                    Err(e) => {
-                        report.notice_errors += 1;
-                        log::error!("{}: {e}", def.id());
-                    }
+            Ok(item) => fresh.items.push(item),
+            Err(e) => {
+                fresh.notices_failed += 1;
+                log::error!("{}: {e:#}", def.id());
+            }
+        }
+    }
+    if fresh.items.is_empty() {
+        anyhow::bail!("no notices could be read from {}", dir.display());
+    }
+    Ok(fresh)
+}
+
+/// The store as the walker's memory of earlier runs.
+struct StoreMemory<'a> {
+    store: &'a Store,
+    feed: &'a FeedId,
+    refresh: bool,
+}
+
+impl Memory for StoreMemory<'_> {
+    fn cached_list(&self, url: &str) -> Option<CachedList> {
+        let page = self.store.cached_page(url).ok().flatten()?;
+        Some(CachedList {
+            url: page.url,
+            etag: page.etag,
+            last_modified: page.last_modified,
+            body: page.body,
+        })
+    }
+
+    fn is_known(&self, link_key: &str) -> bool {
+        // A notice stored from its list entry alone (its detail page failed) is not "known":
+        // its detail page is tried again on the next run.
+        !self.refresh
+            && self
+                .store
+                .find_by_link(self.feed, link_key)
+                .ok()
+                .flatten()
+                .is_some_and(|i| !i.content_html.is_empty())
+    }
+}
+
+fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Result<Fresh> {
+    let (Some(walker), Some(rt)) = (&run.walker, &run.runtime) else {
+        anyhow::bail!("internal: no HTTP client for a scraped feed");
+    };
+    let memory = StoreMemory {
+        store: &run.store,
+        feed: def.id(),
+        refresh: run.args.refresh,
+    };
+    let opts = RunOptions {
+        max_pages: run.args.backfill,
+        refresh: run.args.refresh,
+        now: run.now,
+    };
+    let progress = progress_bar(def, run.args.backfill.is_some());
+    let scraped = rt.block_on(walker.collect(src, def.meta.timezone, &memory, opts));
+    progress.finish_and_clear();
+    let scraped = scraped?;
+    let mut fresh = Fresh::default();
+    for w in &scraped.warnings {
+        log::warn!("{}: {w}", def.id());
+    }
+    fresh.warnings = scraped.warnings.len();
+    let categories: Vec<String> = src.category.iter().cloned().collect();
+    let cx = Context {
+        timezone: def.meta.timezone,
+        first_seen: Some(run.now),
+        categories: &categories,
+    };
+    for sn in scraped.notices {
+        if sn.known {
+            if let Some(link) = &sn.raw.link {
+                if let Some(item) = run.store.find_by_link(def.id(), &link.guid_key())? {
+                    fresh.items.push(item);
+                    continue;
                 }
             }
-            if items.is_empty() {
-                anyhow::bail!("no notices could be read from {}", dir.display());
+        }
+        let origin = sn.raw.origin.clone();
+        match normalize_pinned(&run.store, sn.raw, &cx) {
+            Ok(item) => fresh.items.push(item),
+            Err(e) => {
+                fresh.notices_failed += 1;
+                log::error!("{}: {origin}: {e:#}", def.id());
             }
-            items
         }
-        Source::Scrape(_) | Source::Merge { .. } => {
-            anyhow::bail!("scraping is being wired in")
+    }
+    for page in scraped.fresh_pages {
+        run.store.put_cached_page(&CachedPage {
+            content_hash: sha256_hex(&page.body),
+            url: page.url,
+            etag: page.etag,
+            last_modified: page.last_modified,
+            body: page.body,
+            fetched_at: run.now,
+        })?;
+    }
+    Ok(fresh)
+}
+
+fn progress_bar(def: &FeedDef, backfill: bool) -> indicatif::ProgressBar {
+    if !backfill || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(format!("{}: walking list pages and detail pages", def.id()));
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// Each notice once, in member order, with the categories of every member that lists it.
+fn merge(members: &[&[Item]]) -> Vec<Item> {
+    let mut out: Vec<Item> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for items in members {
+        for item in items.iter() {
+            match index.get(item.guid.as_str()) {
+                Some(&i) => {
+                    for c in &item.categories {
+                        if !out[i].categories.contains(c) {
+                            out[i].categories.push(c.clone());
+                        }
+                    }
+                }
+                None => {
+                    index.insert(item.guid.to_string(), out.len());
+                    out.push(item.clone());
+                }
+            }
         }
+    }
+    out
+}
+
+/// Store → archive → render → write for one feed whose source succeeded.
+fn publish_feed(
+    run: &mut Run<'_>,
+    def: &FeedDef,
+    items: Vec<Item>,
+    notices_failed: usize,
+    warnings: usize,
+) -> FeedSummary {
+    let mut summary = FeedSummary {
+        feed: def.id().to_string(),
+        notices_failed,
+        warnings,
+        ..Default::default()
     };
-    let mut items = items;
-    order_and_limit(&mut items, def.max_items);
-    report.items = items.len();
+    match publish_inner(run, def, &items, &mut summary) {
+        Ok(report) => {
+            summary.ok = true;
+            if let Err(e) = run.store.record_success(def.id(), run.now, &report) {
+                log::error!("{}: {e:#}", def.id());
+            }
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if let Err(re) = run.store.record_failure(def.id(), run.now, &msg) {
+                log::error!("{}: {re:#}", def.id());
+            }
+            summary.error = Some(msg);
+        }
+    }
+    summary
+}
+
+fn publish_inner(
+    run: &mut Run<'_>,
+    def: &FeedDef,
+    items: &[Item],
+    summary: &mut FeedSummary,
+) -> Result<UpsertReport> {
+    let (_, report) = run.store.upsert(def.id(), items, run.now)?;
+    summary.new = report.new;
+    summary.updated = report.updated;
+    summary.unchanged = report.unchanged;
+    let archive = run.store.archive(def.id(), def.max_items)?;
+    if archive.is_empty() {
+        anyhow::bail!("no items to publish");
+    }
+    summary.items = archive.len();
     for format in Format::ALL {
-        let doc = render::render(&def.meta, &items, format);
-        let path = out.join(format.file_name(def.id().as_str()));
-        if write::publish(&path, doc.as_bytes()).with_context(|| format!("feed {}", def.id()))? {
-            report.written += 1;
+        let doc = render::render(&def.meta, &archive, format);
+        let path = run.args.out.join(format.file_name(def.id().as_str()));
+        if write::publish(&path, doc.as_bytes())? {
+            summary.files_written += 1;
         }
     }
     Ok(report)
 }
 
-fn list(feeds_dir: &Path) -> Result<Outcome> {
-    let defs = config::load_dir(feeds_dir)?;
-    for def in &defs {
+fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
+    let all = config::load_dir(&global.feeds)?;
+    let def = config::select(all, std::slice::from_ref(&args.id), &global.feeds)?
+        .into_iter()
+        .next()
+        .context("no such feed")?;
+    let Source::Scrape(src) = &def.source else {
+        anyhow::bail!(
+            "{}: `check` reads scraped feeds; this one is {}",
+            def.id(),
+            def.source.describe()
+        );
+    };
+    let client = http_client(global, &[&def])?;
+    let walker = Walker::new(client);
+    let rt = runtime()?;
+    let opts = RunOptions {
+        max_pages: args.pages,
+        refresh: true,
+        now: Utc::now(),
+    };
+    let scraped = match rt.block_on(walker.collect(src, def.meta.timezone, &NoMemory, opts)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {:#}", def.id(), anyhow::Error::from(e));
+            return Ok(Outcome {
+                feeds_failed: 1,
+                notices_failed: 0,
+            });
+        }
+    };
+    for (url, page) in &scraped.pages {
         println!(
-            "{}\t{}\t{}\t{}, {}",
+            "# {url}: {} items (title {}, link {}, date {})",
+            page.items_matched, page.title_matched, page.link_matched, page.date_matched
+        );
+    }
+    println!("date\ttitle\tlink\tattachments");
+    let mut failed = 0;
+    for sn in &scraped.notices {
+        let date = match &sn.raw.date {
+            crate::model::RawDate::Local(d) => d.format("%Y-%m-%d %H:%M").to_string(),
+            crate::model::RawDate::Zoned(d) => d.to_rfc3339(),
+            crate::model::RawDate::Missing { raw } => {
+                format!("(no date: {})", raw.as_deref().unwrap_or("missing"))
+            }
+        };
+        let link = sn.raw.link.as_ref().map(|l| l.to_string()).unwrap_or_default();
+        let atts: Vec<String> = sn
+            .raw
+            .attachments
+            .iter()
+            .map(|a| format!("{} ({} bytes)", a.url, a.length))
+            .collect();
+        failed += usize::from(sn.detail_failed);
+        println!(
+            "{date}\t{}\t{link}\t{}",
+            normalize::clean_text(&sn.raw.title),
+            atts.join(" ")
+        );
+    }
+    for w in &scraped.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!(
+        "{}: {} notices, {} warnings, {} detail pages failed",
+        def.id(),
+        scraped.notices.len(),
+        scraped.warnings.len(),
+        failed
+    );
+    Ok(Outcome::default())
+}
+
+fn list(global: &Global) -> Result<Outcome> {
+    let defs = config::load_dir(&global.feeds)?;
+    // `list` never creates a store; it reports one if a build made it.
+    let store = if global.state.exists() {
+        Some(Store::open(&global.state)?)
+    } else {
+        None
+    };
+    println!("id\ttitle\tsource\toutputs\tarchived\tlast success\tlast failure");
+    for def in &defs {
+        let status = match &store {
+            Some(s) => s.status(def.id())?,
+            None => store::FeedStatus::default(),
+        };
+        let when = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+        let failure = match (&status.last_failure, &status.last_error) {
+            (Some(t), Some(e)) => format!("{} ({e})", t.to_rfc3339()),
+            (t, _) => when(*t),
+        };
+        println!(
+            "{}\t{}\t{}\t{}, {}\t{}\t{}\t{}",
             def.id(),
             def.meta.title,
             def.source.describe(),
             Format::Rss.file_name(def.id().as_str()),
             Format::Atom.file_name(def.id().as_str()),
+            status.archived,
+            when(status.last_success),
+            failure
         );
     }
     Ok(Outcome::default())
+}
+
+
+/// Hex SHA-256, for the HTTP cache's content hash.
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::collect::http::Mirror;
+
 /// Publish RSS 2.0 and Atom 1.0 feeds, with stable GUIDs, from an association's notices.
 #[derive(Debug, Parser)]
 #[command(name = "noticefeed", version, propagate_version = true)]
@@ -20,6 +22,17 @@ pub struct Global {
     /// Folder of feed definitions, one TOML file per feed (the file stem is the feed id).
     #[arg(long, global = true, value_name = "DIR", default_value = "feeds")]
     pub feeds: PathBuf,
+    /// The SQLite store that archives every notice ever seen and the HTTP cache.
+    #[arg(long, global = true, value_name = "PATH", default_value = ".noticefeed/state.sqlite")]
+    pub state: PathBuf,
+    /// Fetch ORIGIN's URLs from BASE (http://127.0.0.1:PORT or file:///folder); links and GUIDs
+    /// keep ORIGIN. Repeatable.
+    #[arg(long, global = true, value_name = "ORIGIN=BASE")]
+    pub mirror: Vec<Mirror>,
+    /// Minimum gap between two requests to one host, in milliseconds, for this run (overrides
+    /// the site's `delay_ms`; local mirrors and tests use 0).
+    #[arg(long, global = true, value_name = "MS")]
+    pub delay_ms: Option<u64>,
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -30,9 +43,11 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Collect, normalize and write the feeds (all of them, or the ids named).
+    /// Collect, normalize, archive and write the feeds (all of them, or the ids named).
     Build(BuildArgs),
-    /// Validate every definition and print each feed's id, title, source and outputs.
+    /// Fetch one feed's source and print what its definition extracts; writes nothing.
+    Check(CheckArgs),
+    /// Validate every definition and print each feed's id, title, source, outputs and archive.
     List,
 }
 
@@ -41,7 +56,29 @@ pub struct BuildArgs {
     /// Folder the feed files are written to.
     #[arg(long, value_name = "DIR", default_value = "public")]
     pub out: PathBuf,
+    /// Walk N list pages of every scraped channel this once, to fill the archive.
+    #[arg(long, value_name = "N")]
+    pub backfill: Option<u32>,
+    /// Request detail pages of notices already in the store again.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Write the run's per-feed summary as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Wait for another run on the same store to finish instead of exiting.
+    #[arg(long)]
+    pub wait: bool,
     /// Feed ids to build (default: every definition in --feeds).
     #[arg(value_name = "FEED_ID")]
     pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The feed to check.
+    #[arg(value_name = "FEED_ID")]
+    pub id: String,
+    /// Walk N list pages instead of the definition's `max_pages`.
+    #[arg(long, value_name = "N")]
+    pub pages: Option<u32>,
 }

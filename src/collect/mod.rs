@@ -4,3 +4,4 @@
 pub mod local;
 pub mod http;
 pub mod scrape;
+pub mod site;

@@ -1,0 +1,513 @@
+//! Walking a site channel: list pages (with pagination), then each notice's detail page and
+//! attachment sizes, all through the one HTTP layer. Produces `RawNotice`s; `normalize` does
+//! the rest.
+//!
+//! Failure policy, because a cron job must never publish a blank feed: page 1 failing, or its
+//! list selector matching nothing, is an error for the whole feed. A later page failing ends the
+//! walk with a warning; a detail page failing keeps the list entry's title, link and date.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::http::{self, Client, Request, Response};
+use super::scrape::{self, DetailPage, ListEntry, ListPage};
+use crate::config::site::{Pagination, SiteDef};
+use crate::config::{self, ScrapeSource};
+use crate::model::{Attachment, CanonicalUrl, RawBody, RawDate, RawNotice};
+use crate::normalize;
+
+/// Why a channel could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("list page {url}")]
+    List {
+        url: Url,
+        #[source]
+        source: http::Error,
+    },
+    #[error("list page {url}: list selector `{selector}` matched nothing (site redesigned, or wrong selector?)")]
+    NoItems { url: Url, selector: String },
+    #[error("list page {url}: list selector `{selector}` matched {matched} elements but none had both a title and a link")]
+    NoEntries {
+        url: Url,
+        selector: String,
+        matched: usize,
+    },
+}
+
+/// A list page body kept between runs, so a `304 Not Modified` can be re-read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedList {
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body: String,
+}
+
+/// What earlier runs left: cached list pages, and the notices already stored, whose detail
+/// pages are not requested again unless `refresh`. The store implements it; `check` and tests
+/// use [`NoMemory`].
+pub trait Memory {
+    fn cached_list(&self, url: &str) -> Option<CachedList>;
+    /// Whether this feed already holds the notice with this canonical link key.
+    fn is_known(&self, link_key: &str) -> bool;
+}
+
+/// A first run: nothing cached, nothing known.
+pub struct NoMemory;
+
+impl Memory for NoMemory {
+    fn cached_list(&self, _: &str) -> Option<CachedList> {
+        None
+    }
+    fn is_known(&self, _: &str) -> bool {
+        false
+    }
+}
+
+/// Per-run choices.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// `--backfill N`: walk this many list pages instead of the definition's `max_pages`.
+    pub max_pages: Option<u32>,
+    /// `--refresh`: request detail pages of known notices again.
+    pub refresh: bool,
+    /// The run's start, to recognise dates in the future.
+    pub now: DateTime<Utc>,
+}
+
+/// One collected notice and how it was read.
+#[derive(Debug, Clone)]
+pub struct ScrapedNotice {
+    pub raw: RawNotice,
+    /// The detail page was not requested because the store already has this notice.
+    pub known: bool,
+    /// The detail page was requested and failed: the notice is the list entry alone.
+    pub detail_failed: bool,
+}
+
+/// What a channel gave.
+#[derive(Debug, Clone, Default)]
+pub struct Scraped {
+    pub notices: Vec<ScrapedNotice>,
+    pub warnings: Vec<String>,
+    /// List pages fetched with a 200 in this run, to cache for the next.
+    pub fresh_pages: Vec<CachedList>,
+    /// Every list page read, with what it matched (for `check`).
+    pub pages: Vec<(Url, ListPage)>,
+}
+
+/// Shared by every channel of a run, so a notice listed in two channels, or an attachment, is
+/// requested once.
+pub struct Walker {
+    client: Client,
+    details: Mutex<HashMap<String, Option<DetailPage>>>,
+    lengths: Mutex<HashMap<String, u64>>,
+}
+
+/// Detail pages requested at once per channel; the HTTP layer still paces each host.
+const DETAIL_CONCURRENCY: usize = 4;
+
+/// Dates more than this far ahead of the run are "in the future" and not trusted.
+const FUTURE_SLACK_MINUTES: i64 = 60;
+
+impl Walker {
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            details: Mutex::new(HashMap::new()),
+            lengths: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn list_page(
+        &self,
+        url: &Url,
+        site: &SiteDef,
+        memory: &dyn Memory,
+        out: &mut Scraped,
+    ) -> Result<String, http::Error> {
+        let cached = memory.cached_list(url.as_str());
+        let cached = cached.as_ref();
+        let req = Request {
+            url: url.clone(),
+            etag: cached.and_then(|c| c.etag.clone()),
+            last_modified: cached.and_then(|c| c.last_modified.clone()),
+            encoding: site.encoding,
+        };
+        match self.client.fetch(&req).await? {
+            Response::NotModified { .. } => match cached {
+                Some(c) => Ok(c.body.clone()),
+                // The server answered 304 to a request without validators; ask plainly.
+                None => self.plain_get(url, site).await,
+            },
+            Response::Fetched(page) => {
+                out.fresh_pages.push(CachedList {
+                    url: url.to_string(),
+                    etag: page.etag.clone(),
+                    last_modified: page.last_modified.clone(),
+                    body: page.text.clone(),
+                });
+                Ok(page.text)
+            }
+        }
+    }
+
+    async fn plain_get(&self, url: &Url, site: &SiteDef) -> Result<String, http::Error> {
+        let req = Request {
+            url: url.clone(),
+            encoding: site.encoding,
+            ..Default::default()
+        };
+        match self.client.fetch(&req).await? {
+            Response::Fetched(p) => Ok(p.text),
+            Response::NotModified { .. } => Ok(String::new()),
+        }
+    }
+
+    /// Reads one channel.
+    pub async fn collect(
+        &self,
+        src: &ScrapeSource,
+        tz: Tz,
+        memory: &dyn Memory,
+        opts: RunOptions,
+    ) -> Result<Scraped, Error> {
+        let site = &src.site;
+        let max_pages = opts.max_pages.unwrap_or(src.max_pages).max(1);
+        let mut out = Scraped::default();
+        let mut entries: Vec<(Url, ListEntry)> = Vec::new();
+        let mut seen_pages: HashSet<String> = HashSet::new();
+        let mut url = src.url.clone();
+        for n in 1..=max_pages {
+            seen_pages.insert(url.to_string());
+            let body = match self.list_page(&url, site, memory, &mut out).await {
+                Ok(b) => b,
+                Err(source) if n == 1 => return Err(Error::List { url, source }),
+                Err(e) => {
+                    out.warnings.push(format!("list page {url} failed, pages after it not read: {e}"));
+                    break;
+                }
+            };
+            let page = scrape::parse_list(&body, &site.list, site.pagination.as_ref());
+            if page.items_matched == 0 || page.entries.is_empty() {
+                if n == 1 {
+                    let selector = site.list.item_css.clone();
+                    return Err(if page.items_matched == 0 {
+                        Error::NoItems { url, selector }
+                    } else {
+                        Error::NoEntries {
+                            url,
+                            selector,
+                            matched: page.items_matched,
+                        }
+                    });
+                }
+                out.warnings.push(format!("list page {url} has no entries; walk ends there"));
+                break;
+            }
+            for w in page.warnings(&site.list) {
+                out.warnings.push(format!("list page {url}: {w}"));
+            }
+            entries.extend(page.entries.iter().cloned().map(|e| (url.clone(), e)));
+            let next = match &site.pagination {
+                None => None,
+                Some(Pagination::Next(_)) => page.next.as_deref().and_then(|h| url.join(h).ok()),
+                Some(Pagination::Template { template, first }) => {
+                    let page_no = first + n - 1;
+                    let href = template
+                        .replace("{url}", src.url.as_str())
+                        .replace("{page}", &page_no.to_string());
+                    src.url.join(&href).ok()
+                }
+            };
+            out.pages.push((url.clone(), page));
+            match next {
+                Some(next) if !seen_pages.contains(next.as_str()) => url = next,
+                _ => break,
+            }
+        }
+
+        // One notice per canonical link, in list order (a pinned item listed twice stays once).
+        let mut seen_links = HashSet::new();
+        let mut jobs = Vec::new();
+        for (page_url, entry) in entries {
+            let link = match CanonicalUrl::resolve(&entry.href, &page_url) {
+                Ok(l) => l,
+                Err(e) => {
+                    out.warnings.push(format!("list page {page_url}: link `{}` is not a URL ({e}); entry skipped", entry.href));
+                    continue;
+                }
+            };
+            if !seen_links.insert(link.guid_key()) {
+                continue;
+            }
+            let categories: Vec<String> = src.category.iter().cloned().collect();
+            if !config::passes(&src.filters, &normalize::clean_text(&entry.title), &categories) {
+                continue;
+            }
+            jobs.push((link, entry));
+        }
+
+        let results = stream::iter(jobs.into_iter().map(|(link, entry)| self.notice(src, tz, memory, opts, link, entry)))
+            .buffered(DETAIL_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        for (notice, mut warnings) in results {
+            out.warnings.append(&mut warnings);
+            out.notices.push(notice);
+        }
+        Ok(out)
+    }
+
+    /// One list entry → one notice, with its detail page when the site has one for it.
+    async fn notice(
+        &self,
+        src: &ScrapeSource,
+        tz: Tz,
+        memory: &dyn Memory,
+        opts: RunOptions,
+        link: CanonicalUrl,
+        entry: ListEntry,
+    ) -> (ScrapedNotice, Vec<String>) {
+        let site = &src.site;
+        let mut warnings = Vec::new();
+        let list_date = entry.date.clone();
+        let mut raw = RawNotice {
+            origin: link.to_string(),
+            explicit_id: None,
+            link: Some(link.clone()),
+            rel_path: None,
+            title: entry.title.clone(),
+            date: RawDate::Missing { raw: None },
+            body: RawBody::Html(String::new()),
+            summary: None,
+            authors: Vec::new(),
+            tags: Vec::new(),
+            attachments: Vec::new(),
+        };
+        let off_site = link.as_url().host_str() != site.base.host_str();
+        let known = memory.is_known(&link.guid_key());
+        let mut detail_failed = false;
+        let detail = match &site.detail {
+            Some(spec) if src.detail && !off_site && !(known && !opts.refresh) => {
+                let page = self.detail(link.as_url(), site, spec).await;
+                match page {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        detail_failed = true;
+                        warnings.push(format!("detail page {link} failed, using the list entry: {e}"));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let mut date_raw = list_date.clone();
+        if let Some(d) = detail {
+            if let Some(t) = d.title.filter(|t| !normalize::clean_text(t).is_empty()) {
+                raw.title = t;
+            }
+            if let Some(a) = d.author {
+                raw.authors.push(a);
+            }
+            raw.body = RawBody::Html(d.content_html.unwrap_or_default());
+            // The detail page's time is to the minute; the list's only to the day.
+            if let Some(dd) = d.date {
+                match parse_site_date(&dd, &site.date_formats) {
+                    Some(_) => date_raw = Some(dd),
+                    None => warnings.push(format!("{link}: detail date `{dd}` unreadable, using the list date")),
+                }
+            }
+            raw.attachments = self.attachments(link.as_url(), &d.links, site).await;
+        }
+        raw.date = self.date(&link, date_raw.as_deref(), site, tz, opts.now, &mut warnings);
+        (
+            ScrapedNotice {
+                raw,
+                known,
+                detail_failed,
+            },
+            warnings,
+        )
+    }
+
+    fn date(
+        &self,
+        link: &CanonicalUrl,
+        raw: Option<&str>,
+        site: &SiteDef,
+        tz: Tz,
+        now: DateTime<Utc>,
+        warnings: &mut Vec<String>,
+    ) -> RawDate {
+        let Some(raw) = raw else {
+            warnings.push(format!("{link}: no date; dated when first seen"));
+            return RawDate::Missing { raw: None };
+        };
+        match parse_site_date(raw, &site.date_formats) {
+            None => {
+                warnings.push(format!("{link}: date `{raw}` unreadable or impossible; dated when first seen"));
+                RawDate::Missing {
+                    raw: Some(raw.to_owned()),
+                }
+            }
+            Some(local) => match normalize::local_to_utc(local, tz) {
+                Some(utc) if utc <= now + Duration::minutes(FUTURE_SLACK_MINUTES) => RawDate::Local(local),
+                _ => {
+                    warnings.push(format!("{link}: date `{raw}` is in the future; dated when first seen"));
+                    RawDate::Missing {
+                        raw: Some(raw.to_owned()),
+                    }
+                }
+            },
+        }
+    }
+
+    async fn detail(
+        &self,
+        url: &Url,
+        site: &SiteDef,
+        spec: &crate::config::site::DetailSpec,
+    ) -> Result<DetailPage, String> {
+        let key = url.to_string();
+        if let Some(cached) = self.details.lock().await.get(&key) {
+            return cached.clone().ok_or_else(|| "failed earlier in this run".to_owned());
+        }
+        let result = match self.plain_get(url, site).await {
+            Ok(body) => Ok(scrape::parse_detail(&body, spec)),
+            Err(e) => Err(format!("{e}")),
+        };
+        self.details.lock().await.insert(key, result.clone().ok());
+        result
+    }
+
+    async fn attachments(&self, page: &Url, links: &[(String, String)], site: &SiteDef) -> Vec<Attachment> {
+        let Some(spec) = &site.detail else {
+            return Vec::new();
+        };
+        let mut out: Vec<Attachment> = Vec::new();
+        for (href, label) in links {
+            let Ok(url) = CanonicalUrl::resolve(href, page) else {
+                continue;
+            };
+            let Some(ext) = extension(url.as_url()) else {
+                continue;
+            };
+            if !spec.attachment_extensions.contains(&ext) || out.iter().any(|a| a.url == url) {
+                continue;
+            }
+            let length = self.length(url.as_url()).await;
+            out.push(Attachment {
+                title: normalize::clean_text(label),
+                mime: mime_for(&ext).to_owned(),
+                length,
+                url,
+            });
+        }
+        out
+    }
+
+    /// Content-Length from a HEAD request; 0 (RSS's "unknown") when the server gives none.
+    async fn length(&self, url: &Url) -> u64 {
+        let key = url.to_string();
+        if let Some(n) = self.lengths.lock().await.get(&key) {
+            return *n;
+        }
+        let n = match self.client.content_length(url).await {
+            Ok(n) => n.unwrap_or(0),
+            Err(e) => {
+                log::debug!("HEAD {url}: {e}; length 0");
+                0
+            }
+        };
+        self.lengths.lock().await.insert(key, n);
+        n
+    }
+}
+
+/// The lower-cased extension of a URL's last path segment.
+fn extension(url: &Url) -> Option<String> {
+    let last = url.path_segments()?.next_back()?;
+    let (_, ext) = last.rsplit_once('.')?;
+    Some(ext.to_ascii_lowercase())
+}
+
+/// MIME types of the attachments associations publish.
+pub fn mime_for(ext: &str) -> &'static str {
+    match ext {
+        "pdf" => "application/pdf",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "zip" => "application/zip",
+        "rar" => "application/vnd.rar",
+        "7z" => "application/x-7z-compressed",
+        "wps" => "application/vnd.ms-works",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A site's date text in one of its formats, as wall-clock time. Impossible dates
+/// (2026-02-30) fail here and are never rolled over.
+pub fn parse_site_date(raw: &str, formats: &[String]) -> Option<NaiveDateTime> {
+    let s = normalize::clean_text(raw);
+    for f in formats {
+        if let Ok(d) = NaiveDateTime::parse_from_str(&s, f) {
+            return Some(d);
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(&s, f) {
+            return Some(d.and_time(chrono::NaiveTime::MIN));
+        }
+    }
+    None
+}
+
+/// Shared handle for `app`.
+pub type SharedWalker = Arc<Walker>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::site::DEFAULT_DATE_FORMATS;
+
+    fn formats() -> Vec<String> {
+        DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn site_dates_in_every_documented_form() {
+        let f = formats();
+        let dt = |y, m, d, h, mi| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(h, mi, 0)
+                .unwrap()
+        };
+        assert_eq!(parse_site_date("2026-01-23", &f), Some(dt(2026, 1, 23, 0, 0)));
+        assert_eq!(parse_site_date("2026-01-23 10:30", &f), Some(dt(2026, 1, 23, 10, 30)));
+        assert_eq!(parse_site_date("2026年01月23日", &f), Some(dt(2026, 1, 23, 0, 0)));
+        assert_eq!(parse_site_date("2026/1/23", &f), Some(dt(2026, 1, 23, 0, 0)));
+        assert_eq!(parse_site_date(" 2026-09-26 11:37 ", &f), Some(dt(2026, 9, 26, 11, 37)));
+        assert_eq!(parse_site_date("2026-02-30", &f), None);
+        assert_eq!(parse_site_date("明天", &f), None);
+    }
+
+    #[test]
+    fn attachment_types() {
+        let u = Url::parse("https://h/uploads/a.PDF").unwrap();
+        assert_eq!(extension(&u).as_deref(), Some("pdf"));
+        assert_eq!(mime_for("docx"), "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+    }
+}
