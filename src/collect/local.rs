@@ -151,7 +151,7 @@ fn read_file(path: &Path, rel: &str) -> (Vec<RawNotice>, Vec<Problem>) {
         }
     };
     let text = match decode(&bytes) {
-        Ok(t) => t,
+        Ok(t) => drop_control_chars(&t),
         Err(m) => return (vec![], vec![problem(path, None, m)]),
     };
     let origin = path.display().to_string();
@@ -256,6 +256,18 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
         return Err("binary file (control bytes), not a notice".to_owned());
     }
     Ok(text.into_owned())
+}
+
+/// Control characters (other than tab and line breaks) and the non-characters U+FFFE/U+FFFF
+/// are invisible in an editor, forbidden in XML, and make YAML, TOML and JSON parsers refuse
+/// the whole file; one stray byte pasted from an office document must not lose a notice.
+fn drop_control_chars(text: &str) -> String {
+    text.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r')
+                || !(c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}'))
+        })
+        .collect()
 }
 
 type ParseResult = Result<RawNotice, (Option<usize>, String)>;
@@ -583,6 +595,26 @@ mod tests {
         assert!(e.1.contains("yesterday"));
         let e = parse_markdown("---\ndate: 2026-01-01\n---\n", "f", "f").unwrap_err();
         assert!(e.1.contains("title"));
+    }
+
+    #[test]
+    fn control_characters_do_not_lose_a_front_matter_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.md"),
+            "---\ntitle: \"A\u{1}B\u{b}C\"\ndate: 2026-01-01\n---\nx\u{7}y\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.md"),
+            "+++\ntitle = \"D\u{1}E\"\ndate = 2026-01-01\n+++\n",
+        )
+        .unwrap();
+        let c = collect(dir.path()).unwrap();
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        let titles: Vec<_> = c.notices.iter().map(|n| n.title.as_str()).collect();
+        assert_eq!(titles, ["ABC", "DE"]);
+        assert_eq!(c.notices[0].body, RawBody::Markdown("xy\n".into()));
     }
 
     #[test]
