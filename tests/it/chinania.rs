@@ -382,3 +382,88 @@ fn a_second_site_works_from_toml_alone() {
     assert!(!text.contains("alert("), "script removed");
     assert!(text.contains("https://assoc.example.org/img/101.jpg"), "image made absolute");
 }
+
+/// A copy of the mirror, served, for tests that change the site.
+fn served_copy() -> (tempfile::TempDir, Server) {
+    let copy = tempfile::tempdir().unwrap();
+    support::copy_dir(&mirror_root(), copy.path());
+    let server = Server::start(copy.path());
+    (copy, server)
+}
+
+#[test]
+fn bad_dates_are_kept_and_dated_when_first_seen_never_guessed() {
+    let (copy, server) = served_copy();
+    let chan = copy.path().join("html/hangyetongji/jqzs");
+    let list = chan.join("index.html");
+    let mut html = std::fs::read_to_string(&list).unwrap();
+    // 62090 gets an impossible date, 61834 one in the future, 61599 none at all.
+    html = html.replacen("2026-09-26", "2026-02-30", 1);
+    html = html.replacen("2026-08-27", "2099-08-27", 1);
+    html = html.replacen("2026-07-28", "", 1);
+    std::fs::write(&list, html).unwrap();
+    for (file, from, to) in [
+        ("2026/0926/62090.html", "发布时间：2026-09-26", "发布时间：2026-02-30"),
+        ("2026/0827/61834.html", "发布时间：2026-08-27", "发布时间：2099-08-27"),
+        ("2026/0728/61599.html", "发布时间：2026-07-28", "发布时间：不详"),
+    ] {
+        let p = chan.join(file);
+        let t = std::fs::read_to_string(&p).unwrap();
+        assert!(t.contains(from), "{file}");
+        std::fs::write(&p, t.replace(from, to)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let before = chrono::Utc::now();
+    let run = run_in(dir.path(), &build_args(dir.path(), &server, &["chinania-jqzs"]), &[]);
+    run.expect_code(0);
+    for (id, raw) in [("62090", "2026-02-30"), ("61834", "2099-08-27")] {
+        assert!(
+            run.stderr.lines().any(|l| l.contains(id) && l.contains(raw)),
+            "warning names the URL and the raw value {raw}:\n{}",
+            run.stderr
+        );
+    }
+    let f = parse_feed(&dir.path().join("public/chinania-jqzs.atom.xml"));
+    assert_eq!(f.entries.len(), 6, "every notice is kept");
+    for id in ["62090", "61834", "61599"] {
+        let e = f.entries.iter().find(|e| e.links[0].href.contains(id)).unwrap();
+        let p = e.published.unwrap();
+        assert!(p >= before - chrono::Duration::seconds(1) && p <= chrono::Utc::now(), "{id}: dated when first seen, got {p}");
+    }
+    // A later run keeps the first-seen date rather than moving it.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let atom = dir.path().join("public/chinania-jqzs.atom.xml");
+    let first = std::fs::read(&atom).unwrap();
+    run_in(dir.path(), &build_args(dir.path(), &server, &["chinania-jqzs", "--refresh"]), &[]).expect_code(0);
+    assert_eq!(std::fs::read(&atom).unwrap(), first);
+}
+
+#[test]
+fn a_failing_detail_page_keeps_the_list_entry_and_says_so() {
+    let (copy, server) = served_copy();
+    let gone = copy.path().join("html/zcfg/zhengcefagui/2026/0918/62026.html");
+    std::fs::remove_file(&gone).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_in(dir.path(), &build_args(dir.path(), &server, &["chinania-zhengcefagui"]), &[]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.lines().any(|l| l.contains("62026.html") && l.contains("404")),
+        "{}",
+        run.stderr
+    );
+    let f = parse_feed(&dir.path().join("public/chinania-zhengcefagui.atom.xml"));
+    assert_eq!(f.entries.len(), 6);
+    let e = f.entries.iter().find(|e| e.links[0].href.ends_with("/62026.html")).unwrap();
+    let list_title = expected()["channels"]["zcfg/zhengcefagui"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == 62026)
+        .unwrap()["list_title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(e.title.as_ref().unwrap().content, list_title);
+    let day = e.published.unwrap().with_timezone(&chrono_tz::Asia::Shanghai);
+    assert_eq!(day.format("%Y-%m-%d %H:%M").to_string(), "2026-09-18 00:00");
+}
