@@ -144,7 +144,7 @@ pub struct Page {
     pub url: Url,
     pub status: u16,
     pub text: String,
-    /// The encoding's WHATWG name, e.g. `UTF-8`, `GB18030`.
+    /// The encoding's WHATWG name as encoding_rs spells it, e.g. `UTF-8`, `gb18030`.
     pub encoding: &'static str,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
