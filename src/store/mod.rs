@@ -36,7 +36,7 @@
 //!           fetched_at TEXT
 //! ```
 //!
-//! A migration is appended to [`MIGRATIONS`], never edited: stores in the field were built by the
+//! A migration is appended to `MIGRATIONS`, never edited: stores in the field were built by the
 //! old text.
 
 mod lock;
@@ -339,18 +339,26 @@ impl Store {
     /// later version derives another. That is what lets canonicalization rules change without
     /// re-announcing every old notice in every reader.
     pub fn pin_guid(&self, key_text: &str, derived: &Guid) -> Result<Guid, Error> {
-        let err = query_err(&self.path, || format!("pinning the GUID of {key_text}"));
-        // One statement, so atomic without an explicit transaction.
-        self.conn
-            .query_row(
-                "INSERT INTO guid_pin (key_text, guid) VALUES (?1, ?2)
-                 ON CONFLICT (key_text) DO UPDATE SET guid = guid
-                 RETURNING guid",
-                (key_text, derived.as_str()),
-                |r| r.get::<_, String>(0),
-            )
-            .map(Guid::from_stored)
-            .map_err(err)
+        pin(&self.conn, key_text, derived).map_err(query_err(&self.path, || {
+            format!("pinning the GUID of {key_text}")
+        }))
+    }
+
+    /// [`Store::pin_guid`] for many keys in one transaction, in input order: one commit (and
+    /// fsync) for a whole list page or backfill instead of one per new notice.
+    pub fn pin_guids<'a>(
+        &mut self,
+        keys: impl IntoIterator<Item = (&'a str, &'a Guid)>,
+    ) -> Result<Vec<Guid>, Error> {
+        let err = || query_err(&self.path, || "pinning GUIDs".to_owned());
+        let tx = self.conn.transaction().map_err(err())?;
+        let pinned = keys
+            .into_iter()
+            .map(|(key_text, derived)| pin(&tx, key_text, derived))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err())?;
+        tx.commit().map_err(err())?;
+        Ok(pinned)
     }
 
     /// The pinned GUID of a key text, if any notice with that key was ever stored.
@@ -672,6 +680,27 @@ impl Store {
     }
 }
 
+/// The pinned GUID of `key_text`, pinning `derived` if there is none yet. Reading first keeps
+/// the common case (a notice seen before) free of a write; the insert's `RETURNING` still
+/// answers the winner should another connection pin the key in between.
+fn pin(conn: &Connection, key_text: &str, derived: &Guid) -> rusqlite::Result<Guid> {
+    let known = conn
+        .prepare_cached("SELECT guid FROM guid_pin WHERE key_text = ?1")?
+        .query_row([key_text], |r| r.get::<_, String>(0))
+        .optional()?;
+    let guid = match known {
+        Some(g) => g,
+        None => conn
+            .prepare_cached(
+                "INSERT INTO guid_pin (key_text, guid) VALUES (?1, ?2)
+                 ON CONFLICT (key_text) DO UPDATE SET guid = guid
+                 RETURNING guid",
+            )?
+            .query_row((key_text, derived.as_str()), |r| r.get::<_, String>(0))?,
+    };
+    Ok(Guid::from_stored(guid))
+}
+
 /// Builds the error for a failed statement lazily, so the happy path formats nothing.
 fn query_err<'a>(
     path: &'a Path,
@@ -834,4 +863,468 @@ fn content_hash(item: &Item) -> String {
     ]);
     let digest = Sha256::digest(fields.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::GuidKey;
+    use chrono::TimeZone;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, day, hour, 0, 0).unwrap()
+    }
+
+    fn feed(id: &str) -> FeedId {
+        FeedId::parse(id).unwrap()
+    }
+
+    fn link(n: u32) -> CanonicalUrl {
+        CanonicalUrl::parse(&format!(
+            "https://www.chinania.org.cn/html/x/2026/{n}.html?b=2&a=1"
+        ))
+        .unwrap()
+    }
+
+    /// A scraped-looking notice `n`, published on January `day`.
+    fn notice(n: u32, day: u32) -> Item {
+        let link = link(n);
+        Item {
+            guid: Guid::derive(&GuidKey::Link(link.clone())),
+            link: Some(link.clone()),
+            title: format!("关于召开第{n}次会议的通知"),
+            published: at(day, 8),
+            date_estimated: false,
+            updated: at(day, 8),
+            summary: format!("summary {n}"),
+            content_html: format!("<p>body {n}</p>"),
+            authors: vec!["秘书处".into()],
+            categories: vec!["通知公告".into(), "会议".into()],
+            attachments: vec![Attachment {
+                url: CanonicalUrl::parse(&format!("https://h/uploads/附件{n}.docx")).unwrap(),
+                title: "回执".into(),
+                mime: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+                    .into(),
+                length: 12_345,
+            }],
+        }
+    }
+
+    fn report(new: usize, updated: usize, unchanged: usize) -> UpsertReport {
+        UpsertReport {
+            new,
+            updated,
+            unchanged,
+        }
+    }
+
+    #[test]
+    fn upsert_tells_new_updated_and_unchanged_apart() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        let (changes, r) = s
+            .upsert(&f, &[notice(1, 10), notice(2, 11)], at(20, 0))
+            .unwrap();
+        assert_eq!(changes, [Change::New, Change::New]);
+        assert_eq!(r, report(2, 0, 0));
+
+        let mut edited = notice(2, 11);
+        edited.content_html = "<p>body 2, corrected</p>".into();
+        let (changes, r) = s
+            .upsert(
+                &f,
+                &[notice(1, 10), edited.clone(), notice(3, 12)],
+                at(21, 0),
+            )
+            .unwrap();
+        assert_eq!(changes, [Change::Unchanged, Change::Updated, Change::New]);
+        assert_eq!(r, report(1, 1, 1));
+
+        let got = s.get(&f, &edited.guid).unwrap().unwrap();
+        assert_eq!(got.content_html, edited.content_html);
+        assert_eq!(got.guid, edited.guid, "an edit never changes the GUID");
+        assert_eq!(got.published, at(11, 8));
+        assert_eq!(
+            got.updated,
+            at(21, 0),
+            "an edit moves `updated` to the run time"
+        );
+        assert_eq!(
+            s.get(&f, &notice(1, 10).guid).unwrap().unwrap().updated,
+            at(10, 8)
+        );
+    }
+
+    #[test]
+    fn hash_ignores_updated_but_sees_every_content_field() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        s.upsert(&f, &[notice(1, 10)], at(20, 0)).unwrap();
+
+        let mut later = notice(1, 10);
+        later.updated = at(25, 0);
+        let (changes, _) = s.upsert(&f, &[later], at(21, 0)).unwrap();
+        assert_eq!(changes, [Change::Unchanged]);
+
+        let edits: Vec<fn(&mut Item)> = vec![
+            |i| i.title.push('!'),
+            |i| i.link = Some(link(99)),
+            |i| i.summary.push('!'),
+            |i| i.content_html.push('!'),
+            |i| i.authors.push("x".into()),
+            |i| i.categories.reverse(),
+            |i| i.attachments[0].length += 1,
+            |i| i.published = at(9, 8),
+        ];
+        for (n, edit) in edits.into_iter().enumerate() {
+            let mut item = s.get(&f, &notice(1, 10).guid).unwrap().unwrap();
+            edit(&mut item);
+            let (changes, _) = s.upsert(&f, &[item], at(22, n as u32)).unwrap();
+            assert_eq!(changes, [Change::Updated], "edit {n}");
+        }
+    }
+
+    #[test]
+    fn an_unchanged_run_returns_identical_items() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        let items: Vec<Item> = (1..=5).map(|n| notice(n, n)).collect();
+        s.upsert(&f, &items, at(20, 0)).unwrap();
+        let first = s.archive(&f, 10).unwrap();
+
+        let (changes, r) = s.upsert(&f, &items, at(21, 0)).unwrap();
+        assert!(changes.iter().all(|c| *c == Change::Unchanged));
+        assert_eq!(r, report(0, 0, 5));
+        assert_eq!(s.archive(&f, 10).unwrap(), first);
+
+        // Stored items come back exactly as given, links and attachments included.
+        let mut expected = items.clone();
+        crate::model::order_and_limit(&mut expected, 10);
+        assert_eq!(first, expected);
+    }
+
+    #[test]
+    fn estimated_dates_keep_the_first_seen_time() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        let undated = |run: DateTime<Utc>| Item {
+            date_estimated: true,
+            published: run,
+            updated: run,
+            ..notice(1, 1)
+        };
+        let (changes, _) = s.upsert(&f, &[undated(at(20, 0))], at(20, 0)).unwrap();
+        assert_eq!(changes, [Change::New]);
+        let first = s.archive(&f, 10).unwrap();
+        assert_eq!(first[0].published, at(20, 0));
+        assert!(first[0].date_estimated);
+
+        // Later runs see it at their own time; it stays where it was first seen.
+        let (changes, _) = s.upsert(&f, &[undated(at(21, 0))], at(21, 0)).unwrap();
+        assert_eq!(changes, [Change::Unchanged]);
+        assert_eq!(s.archive(&f, 10).unwrap(), first);
+
+        // Even an edit keeps the first-seen date.
+        let mut edited = undated(at(22, 0));
+        edited.title = "更正".into();
+        let (changes, _) = s.upsert(&f, &[edited], at(22, 0)).unwrap();
+        assert_eq!(changes, [Change::Updated]);
+        let item = s.get(&f, &first[0].guid).unwrap().unwrap();
+        assert_eq!(item.published, at(20, 0));
+        assert_eq!(item.updated, at(22, 0));
+
+        // A new notice without a date is published when first seen, whatever it carried.
+        let (_, _) = s
+            .upsert(
+                &f,
+                &[Item {
+                    date_estimated: true,
+                    published: at(1, 0),
+                    ..notice(2, 2)
+                }],
+                at(23, 0),
+            )
+            .unwrap();
+        assert_eq!(
+            s.get(&f, &notice(2, 2).guid).unwrap().unwrap().published,
+            at(23, 0)
+        );
+    }
+
+    #[test]
+    fn a_dated_notice_that_loses_its_date_is_unchanged() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        s.upsert(&f, &[notice(1, 10)], at(20, 0)).unwrap();
+        let before = s.archive(&f, 10).unwrap();
+        let undated = Item {
+            date_estimated: true,
+            published: at(21, 0),
+            updated: at(21, 0),
+            ..notice(1, 10)
+        };
+        let (changes, _) = s.upsert(&f, &[undated], at(21, 0)).unwrap();
+        assert_eq!(changes, [Change::Unchanged]);
+        assert_eq!(s.archive(&f, 10).unwrap(), before);
+    }
+
+    #[test]
+    fn pinned_guids_survive_a_different_derivation() {
+        let s = Store::open_in_memory().unwrap();
+        let key = GuidKey::Link(link(1)).key_text();
+        let old = Guid::derive(&GuidKey::Link(link(1)));
+        assert_eq!(s.pinned_guid(&key).unwrap(), None);
+        assert_eq!(s.pin_guid(&key, &old).unwrap(), old);
+        // A later version derives another GUID for the same key: the first one wins.
+        let new = Guid::derive(&GuidKey::Explicit("something else".into()));
+        assert_ne!(new, old);
+        assert_eq!(s.pin_guid(&key, &new).unwrap(), old);
+        assert_eq!(s.pinned_guid(&key).unwrap(), Some(old.clone()));
+    }
+
+    #[test]
+    fn pin_guids_pins_a_batch_in_input_order() {
+        let mut s = Store::open_in_memory().unwrap();
+        let k1 = GuidKey::Link(link(1)).key_text();
+        let k2 = GuidKey::Link(link(2)).key_text();
+        let g1 = Guid::derive(&GuidKey::Link(link(1)));
+        let g2 = Guid::derive(&GuidKey::Link(link(2)));
+        let other = Guid::derive(&GuidKey::Path("x".into()));
+        s.pin_guid(&k1, &g1).unwrap();
+        let pinned = s
+            .pin_guids([(k2.as_str(), &g2), (k1.as_str(), &other)])
+            .unwrap();
+        assert_eq!(pinned, [g2.clone(), g1]);
+        assert_eq!(s.pin_guid(&k2, &other).unwrap(), g2);
+    }
+
+    #[test]
+    fn the_archive_keeps_what_scrolled_off_and_respects_order_and_max() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        s.upsert(&f, &[notice(1, 1), notice(2, 2), notice(3, 3)], at(20, 0))
+            .unwrap();
+        // The list page now shows only newer notices.
+        s.upsert(&f, &[notice(4, 4), notice(5, 5)], at(21, 0))
+            .unwrap();
+        let titles = |items: Vec<Item>| items.into_iter().map(|i| i.title).collect::<Vec<_>>();
+        let all = s.archive(&f, 100).unwrap();
+        assert_eq!(all.len(), 5);
+        assert_eq!(
+            titles(all),
+            (1..=5)
+                .rev()
+                .map(|n| notice(n, n).title)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            titles(s.archive(&f, 2).unwrap()),
+            [notice(5, 5).title, notice(4, 4).title]
+        );
+        assert!(s.archive(&f, 0).unwrap().is_empty());
+        assert_eq!(s.archive(&f, usize::MAX).unwrap().len(), 5);
+
+        // Same date: GUID ascending, exactly as model::order_and_limit.
+        let tied: Vec<Item> = (10..16).map(|n| notice(n, 9)).collect();
+        s.upsert(&f, &tied, at(22, 0)).unwrap();
+        let mut expected: Vec<Item> = tied
+            .into_iter()
+            .chain((1..=5).map(|n| notice(n, n)))
+            .collect();
+        crate::model::order_and_limit(&mut expected, 8);
+        assert_eq!(s.archive(&f, 8).unwrap(), expected);
+
+        // Feeds are separate archives, even for a notice listed in both.
+        let other = feed("all");
+        s.upsert(&other, &[notice(1, 1)], at(22, 0)).unwrap();
+        assert_eq!(s.archive(&other, 100).unwrap(), [notice(1, 1)]);
+        assert_eq!(s.status(&f).unwrap().archived, 11);
+    }
+
+    #[test]
+    fn find_by_link_uses_the_guid_key_of_the_canonical_link() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        s.upsert(&f, &[notice(1, 1)], at(20, 0)).unwrap();
+        let http =
+            CanonicalUrl::parse("http://www.chinania.org.cn/html/x/2026/1.html?a=1&b=2").unwrap();
+        assert_eq!(
+            s.find_by_link(&f, &http.guid_key()).unwrap(),
+            Some(notice(1, 1))
+        );
+        assert_eq!(s.find_by_link(&f, &link(2).guid_key()).unwrap(), None);
+        assert_eq!(
+            s.find_by_link(&feed("other"), &http.guid_key()).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn cached_pages_round_trip_and_replace() {
+        let s = Store::open_in_memory().unwrap();
+        let url = "https://www.chinania.org.cn/html/list_1.html";
+        assert_eq!(s.cached_page(url).unwrap(), None);
+        let page = CachedPage {
+            url: url.into(),
+            etag: Some("\"abc\"".into()),
+            last_modified: Some("Fri, 23 Jan 2026 08:00:00 GMT".into()),
+            content_hash: "h1".into(),
+            body: "<html>列表</html>".into(),
+            fetched_at: at(20, 0),
+        };
+        s.put_cached_page(&page).unwrap();
+        assert_eq!(s.cached_page(url).unwrap(), Some(page.clone()));
+        let newer = CachedPage {
+            etag: None,
+            content_hash: "h2".into(),
+            body: "<html>新</html>".into(),
+            fetched_at: at(21, 0),
+            ..page
+        };
+        s.put_cached_page(&newer).unwrap();
+        assert_eq!(s.cached_page(url).unwrap(), Some(newer));
+    }
+
+    #[test]
+    fn status_follows_successes_and_failures() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        assert_eq!(s.status(&f).unwrap(), FeedStatus::default());
+
+        s.record_failure(&f, at(19, 0), "list selector `ul.news li` matched nothing")
+            .unwrap();
+        let st = s.status(&f).unwrap();
+        assert_eq!(st.last_failure, Some(at(19, 0)));
+        assert_eq!(st.last_success, None);
+        assert_eq!(st.archived, 0);
+
+        let (_, r) = s
+            .upsert(&f, &[notice(1, 1), notice(2, 2)], at(20, 0))
+            .unwrap();
+        s.record_success(&f, at(20, 0), &r).unwrap();
+        assert_eq!(
+            s.status(&f).unwrap(),
+            FeedStatus {
+                archived: 2,
+                last_success: Some(at(20, 0)),
+                last_failure: Some(at(19, 0)),
+                last_error: Some("list selector `ul.news li` matched nothing".into()),
+            }
+        );
+        s.record_failure(&f, at(21, 0), "HTTP 503").unwrap();
+        let st = s.status(&f).unwrap();
+        assert_eq!(st.last_failure, Some(at(21, 0)));
+        assert_eq!(st.last_error.as_deref(), Some("HTTP 503"));
+        assert_eq!(st.last_success, Some(at(20, 0)));
+    }
+
+    #[test]
+    fn integrity_check_passes() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.upsert(&feed("notices"), &[notice(1, 1)], at(20, 0))
+            .unwrap();
+        assert!(s.integrity_check().unwrap());
+    }
+
+    #[test]
+    fn migrations_run_once_and_set_user_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/state.sqlite");
+        let a = Store::open(&path).unwrap();
+        assert_eq!(a.schema_version().unwrap(), SCHEMA_VERSION);
+        // A second connection while the first is open, then again after: no re-migration.
+        let b = Store::open(&path).unwrap();
+        assert_eq!(b.schema_version().unwrap(), SCHEMA_VERSION);
+        drop((a, b));
+        let c = Store::open(&path).unwrap();
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        assert!(c.integrity_check().unwrap());
+        let mode: String = c
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_store_from_a_newer_noticefeed_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let s = Store::open(&path).unwrap();
+        s.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(s);
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, Error::TooNew { .. }), "{err:?}");
+        assert!(err.to_string().contains("state.sqlite"), "{err}");
+    }
+
+    #[test]
+    fn a_reopened_file_store_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let f = feed("notices");
+        let key = GuidKey::Link(link(1)).key_text();
+        let guid = Guid::derive(&GuidKey::Link(link(1)));
+        let page = CachedPage {
+            url: "https://h/list.html".into(),
+            etag: None,
+            last_modified: Some("Fri, 23 Jan 2026 08:00:00 GMT".into()),
+            content_hash: "h".into(),
+            body: "b".into(),
+            fetched_at: at(20, 0),
+        };
+        let items: Vec<Item> = (1..=3).map(|n| notice(n, n)).collect();
+        let archived = {
+            let mut s = Store::open(&path).unwrap();
+            s.pin_guid(&key, &guid).unwrap();
+            let (_, r) = s.upsert(&f, &items, at(20, 0)).unwrap();
+            s.record_success(&f, at(20, 0), &r).unwrap();
+            s.put_cached_page(&page).unwrap();
+            s.archive(&f, 10).unwrap()
+        };
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.archive(&f, 10).unwrap(), archived);
+        assert_eq!(
+            s.pin_guid(&key, &Guid::derive(&GuidKey::Path("x".into())))
+                .unwrap(),
+            guid
+        );
+        assert_eq!(s.cached_page(&page.url).unwrap(), Some(page));
+        assert_eq!(s.status(&f).unwrap().last_success, Some(at(20, 0)));
+        let (changes, _) = s.upsert(&f, &items, at(21, 0)).unwrap();
+        assert!(changes.iter().all(|c| *c == Change::Unchanged));
+        assert!(s.integrity_check().unwrap());
+    }
+
+    #[test]
+    fn run_lock_is_exclusive_and_can_be_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/state.sqlite");
+        let first = RunLock::acquire(&state, false).unwrap();
+        assert_eq!(first.path(), dir.path().join("state/state.sqlite.lock"));
+
+        // Another open file description, as a second process would have.
+        let err = RunLock::acquire(&state, false).unwrap_err();
+        assert!(matches!(err, LockError::Busy { .. }), "{err:?}");
+        assert!(err.to_string().contains("--wait"), "{err}");
+
+        // The waiter must not get the lock before `first` is dropped.
+        let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waiter = {
+            let (state, released) = (state.clone(), released.clone());
+            std::thread::spawn(move || {
+                let lock = RunLock::acquire(&state, true);
+                assert!(released.load(std::sync::atomic::Ordering::SeqCst));
+                lock.map(drop)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        released.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(first);
+        waiter.join().unwrap().unwrap();
+        // Released again when the waiter's lock was dropped.
+        RunLock::acquire(&state, false).unwrap();
+    }
 }
