@@ -216,9 +216,17 @@ fn list_prints_id_title_source_and_outputs() {
 fn the_repository_definition_builds_from_its_own_folder() {
     // `cargo run -- build` as the README says, but into a temporary output folder.
     let out = tempfile::tempdir().unwrap();
+    let state = out.path().join("state.sqlite");
     let r = crate::support::run_in(
         &crate::support::repo(),
-        ["build", "--out", out.path().to_str().unwrap(), "notices"],
+        [
+            "build",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "notices",
+        ],
         &[],
     );
     r.expect_code(0);
