@@ -267,6 +267,14 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("opts", &self.inner.opts)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     opts: HttpOptions,
     http: reqwest::Client,

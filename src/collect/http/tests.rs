@@ -604,6 +604,26 @@ async fn user_agent_is_honest_and_compression_is_offered() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_is_retried_then_reported() {
+    // A port that was free a moment ago: nothing listens there now.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/x")).unwrap();
+    let err = get(&client(opts()), url.clone()).await.unwrap_err();
+    assert!(matches!(err, Error::Network { attempts: 3, .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("{url}: network error after 3 attempts")
+    );
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the cause is chained, not printed"
+    );
+}
+
+#[tokio::test]
 async fn only_http_urls_are_fetched() {
     let c = client(opts());
     let err = c.fetch(&Request::default()).await.unwrap_err();
