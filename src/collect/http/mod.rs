@@ -384,7 +384,9 @@ impl Client {
         }))
     }
 
-    /// HEAD, for an enclosure's length. `None` when the server does not say.
+    /// HEAD, for an enclosure's length. `None` when the server does not say; an error (e.g.
+    /// `Status` 405 from a server that refuses HEAD) is for the caller to turn into "length 0".
+    /// Robots, pacing, retries, redirects and mirrors apply as for [`Client::fetch`].
     pub async fn content_length(&self, url: &Url) -> Result<Option<u64>, Error> {
         let (_, answer) = self.follow(url, Verb::Head, Validators::default()).await?;
         Ok(header_text(&answer.headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok()))
