@@ -128,7 +128,10 @@ fn http_client(global: &Global, defs: &[&FeedDef]) -> Result<Client> {
         ..HttpOptions::default()
     };
     // One client serves every site of the run: the politest site's gap applies to all.
-    if let Some(ms) = global.delay_ms.or_else(|| sites.iter().filter_map(|s| s.delay_ms).max()) {
+    if let Some(ms) = global
+        .delay_ms
+        .or_else(|| sites.iter().filter_map(|s| s.delay_ms).max())
+    {
         opts.min_gap = Duration::from_millis(ms);
     }
     if let Some(ua) = sites.iter().find_map(|s| s.user_agent.clone()) {
@@ -163,7 +166,9 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
 
     let _lock = RunLock::acquire(&global.state, args.wait)?;
     let store = Store::open(&global.state)?;
-    let scraping = sources.iter().any(|d| matches!(d.source, Source::Scrape(_)));
+    let scraping = sources
+        .iter()
+        .any(|d| matches!(d.source, Source::Scrape(_)));
     let mut run = Run {
         args,
         store,
@@ -210,7 +215,10 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             }
         }
     }
-    for def in selected.iter().filter(|d| matches!(d.source, Source::Merge { .. })) {
+    for def in selected
+        .iter()
+        .filter(|d| matches!(d.source, Source::Merge { .. }))
+    {
         let Source::Merge { feeds } = &def.source else {
             continue;
         };
@@ -555,7 +563,12 @@ fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
                 format!("(no date: {})", raw.as_deref().unwrap_or("missing"))
             }
         };
-        let link = sn.raw.link.as_ref().map(|l| l.to_string()).unwrap_or_default();
+        let link = sn
+            .raw
+            .link
+            .as_ref()
+            .map(|l| l.to_string())
+            .unwrap_or_default();
         let atts: Vec<String> = sn
             .raw
             .attachments
@@ -596,7 +609,8 @@ fn list(global: &Global) -> Result<Outcome> {
             Some(s) => s.status(def.id())?,
             None => store::FeedStatus::default(),
         };
-        let when = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+        let when =
+            |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
         let failure = match (&status.last_failure, &status.last_error) {
             (Some(t), Some(e)) => format!("{} ({e})", t.to_rfc3339()),
             (t, _) => when(*t),
@@ -615,7 +629,6 @@ fn list(global: &Global) -> Result<Outcome> {
     }
     Ok(Outcome::default())
 }
-
 
 /// Hex SHA-256, for the HTTP cache's content hash.
 fn sha256_hex(text: &str) -> String {

@@ -23,7 +23,12 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR", default_value = "feeds")]
     pub feeds: PathBuf,
     /// The SQLite store that archives every notice ever seen and the HTTP cache.
-    #[arg(long, global = true, value_name = "PATH", default_value = ".noticefeed/state.sqlite")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = ".noticefeed/state.sqlite"
+    )]
     pub state: PathBuf,
     /// Fetch ORIGIN's URLs from BASE (http://127.0.0.1:PORT or file:///folder); links and GUIDs
     /// keep ORIGIN. Repeatable.

@@ -13,5 +13,5 @@ pub mod config;
 pub mod model;
 pub mod normalize;
 pub mod render;
-pub mod write;
 pub mod store;
+pub mod write;

@@ -36,7 +36,9 @@ impl ListPage {
         let mut out = Vec::new();
         let mut check = |name: &str, css: &str, got: usize| {
             if got < n {
-                out.push(format!("{name} selector `{css}` matched {got} of {n} items"));
+                out.push(format!(
+                    "{name} selector `{css}` matched {got} of {n} items"
+                ));
             }
         };
         check("title", &spec.title.css, self.title_matched);
@@ -74,13 +76,20 @@ fn take(el: ElementRef<'_>, field: &Field) -> Option<String> {
         None => raw,
         Some(re) => {
             let caps = re.captures(&raw)?;
-            caps.get(1).or_else(|| caps.get(0))?.as_str().trim().to_owned()
+            caps.get(1)
+                .or_else(|| caps.get(0))?
+                .as_str()
+                .trim()
+                .to_owned()
         }
     };
     Some(value).filter(|v| !v.is_empty())
 }
 
-fn candidates<'a>(scope: ElementRef<'a>, field: &'a Field) -> impl Iterator<Item = ElementRef<'a>> + 'a {
+fn candidates<'a>(
+    scope: ElementRef<'a>,
+    field: &'a Field,
+) -> impl Iterator<Item = ElementRef<'a>> + 'a {
     scope.select(&field.selector).filter(move |el| {
         field
             .matches
@@ -145,7 +154,8 @@ mod tests {
     use crate::config::site::SiteDef;
 
     fn site() -> SiteDef {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds/sites/chinania.toml");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds/sites/chinania.toml");
         crate::config::site::load_file(&path).unwrap()
     }
 
@@ -178,7 +188,10 @@ mod tests {
         assert_eq!(page.next.as_deref(), Some("/l/2.html"));
         let w = page.warnings(&s.list);
         assert_eq!(w.len(), 1);
-        assert!(w[0].starts_with("date selector") && w[0].ends_with("matched 2 of 3 items"), "{w:?}");
+        assert!(
+            w[0].starts_with("date selector") && w[0].ends_with("matched 2 of 3 items"),
+            "{w:?}"
+        );
     }
 
     #[test]
@@ -210,7 +223,10 @@ mod tests {
         assert_eq!(
             d.links,
             vec![
-                ("/uploads/2026/0827/a.pdf".to_owned(), "附件1：名单.pdf".to_owned()),
+                (
+                    "/uploads/2026/0827/a.pdf".to_owned(),
+                    "附件1：名单.pdf".to_owned()
+                ),
                 ("/html/x/1.html".to_owned(), "相关".to_owned())
             ]
         );

@@ -191,7 +191,9 @@ impl Walker {
                 Ok(b) => b,
                 Err(source) if n == 1 => return Err(Error::List { url, source }),
                 Err(e) => {
-                    out.warnings.push(format!("list page {url} failed, pages after it not read: {e}"));
+                    out.warnings.push(format!(
+                        "list page {url} failed, pages after it not read: {e}"
+                    ));
                     break;
                 }
             };
@@ -209,7 +211,8 @@ impl Walker {
                         }
                     });
                 }
-                out.warnings.push(format!("list page {url} has no entries; walk ends there"));
+                out.warnings
+                    .push(format!("list page {url} has no entries; walk ends there"));
                 break;
             }
             for w in page.warnings(&site.list) {
@@ -241,7 +244,10 @@ impl Walker {
             let link = match CanonicalUrl::resolve(&entry.href, &page_url) {
                 Ok(l) => l,
                 Err(e) => {
-                    out.warnings.push(format!("list page {page_url}: link `{}` is not a URL ({e}); entry skipped", entry.href));
+                    out.warnings.push(format!(
+                        "list page {page_url}: link `{}` is not a URL ({e}); entry skipped",
+                        entry.href
+                    ));
                     continue;
                 }
             };
@@ -249,16 +255,23 @@ impl Walker {
                 continue;
             }
             let categories: Vec<String> = src.category.iter().cloned().collect();
-            if !config::passes(&src.filters, &normalize::clean_text(&entry.title), &categories) {
+            if !config::passes(
+                &src.filters,
+                &normalize::clean_text(&entry.title),
+                &categories,
+            ) {
                 continue;
             }
             jobs.push((link, entry));
         }
 
-        let results = stream::iter(jobs.into_iter().map(|(link, entry)| self.notice(src, tz, memory, opts, link, entry)))
-            .buffered(DETAIL_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await;
+        let results = stream::iter(
+            jobs.into_iter()
+                .map(|(link, entry)| self.notice(src, tz, memory, opts, link, entry)),
+        )
+        .buffered(DETAIL_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
         for (notice, mut warnings) in results {
             out.warnings.append(&mut warnings);
             out.notices.push(notice);
@@ -296,13 +309,15 @@ impl Walker {
         let known = memory.is_known(&link.guid_key());
         let mut detail_failed = false;
         let detail = match &site.detail {
-            Some(spec) if src.detail && !off_site && !(known && !opts.refresh) => {
+            Some(spec) if src.detail && !off_site && (opts.refresh || !known) => {
                 let page = self.detail(link.as_url(), site, spec).await;
                 match page {
                     Ok(d) => Some(d),
                     Err(e) => {
                         detail_failed = true;
-                        warnings.push(format!("detail page {link} failed, using the list entry: {e}"));
+                        warnings.push(format!(
+                            "detail page {link} failed, using the list entry: {e}"
+                        ));
                         None
                     }
                 }
@@ -322,12 +337,21 @@ impl Walker {
             if let Some(dd) = d.date {
                 match parse_site_date(&dd, &site.date_formats) {
                     Some(_) => date_raw = Some(dd),
-                    None => warnings.push(format!("{link}: detail date `{dd}` unreadable, using the list date")),
+                    None => warnings.push(format!(
+                        "{link}: detail date `{dd}` unreadable, using the list date"
+                    )),
                 }
             }
             raw.attachments = self.attachments(link.as_url(), &d.links, site).await;
         }
-        raw.date = self.date(&link, date_raw.as_deref(), site, tz, opts.now, &mut warnings);
+        raw.date = self.date(
+            &link,
+            date_raw.as_deref(),
+            site,
+            tz,
+            opts.now,
+            &mut warnings,
+        );
         (
             ScrapedNotice {
                 raw,
@@ -353,15 +377,21 @@ impl Walker {
         };
         match parse_site_date(raw, &site.date_formats) {
             None => {
-                warnings.push(format!("{link}: date `{raw}` unreadable or impossible; dated when first seen"));
+                warnings.push(format!(
+                    "{link}: date `{raw}` unreadable or impossible; dated when first seen"
+                ));
                 RawDate::Missing {
                     raw: Some(raw.to_owned()),
                 }
             }
             Some(local) => match normalize::local_to_utc(local, tz) {
-                Some(utc) if utc <= now + Duration::minutes(FUTURE_SLACK_MINUTES) => RawDate::Local(local),
+                Some(utc) if utc <= now + Duration::minutes(FUTURE_SLACK_MINUTES) => {
+                    RawDate::Local(local)
+                }
                 _ => {
-                    warnings.push(format!("{link}: date `{raw}` is in the future; dated when first seen"));
+                    warnings.push(format!(
+                        "{link}: date `{raw}` is in the future; dated when first seen"
+                    ));
                     RawDate::Missing {
                         raw: Some(raw.to_owned()),
                     }
@@ -378,7 +408,9 @@ impl Walker {
     ) -> Result<DetailPage, String> {
         let key = url.to_string();
         if let Some(cached) = self.details.lock().await.get(&key) {
-            return cached.clone().ok_or_else(|| "failed earlier in this run".to_owned());
+            return cached
+                .clone()
+                .ok_or_else(|| "failed earlier in this run".to_owned());
         }
         let result = match self.plain_get(url, site).await {
             Ok(body) => Ok(scrape::parse_detail(&body, spec)),
@@ -388,7 +420,12 @@ impl Walker {
         result
     }
 
-    async fn attachments(&self, page: &Url, links: &[(String, String)], site: &SiteDef) -> Vec<Attachment> {
+    async fn attachments(
+        &self,
+        page: &Url,
+        links: &[(String, String)],
+        site: &SiteDef,
+    ) -> Vec<Attachment> {
         let Some(spec) = &site.detail else {
             return Vec::new();
         };
@@ -495,11 +532,26 @@ mod tests {
                 .and_hms_opt(h, mi, 0)
                 .unwrap()
         };
-        assert_eq!(parse_site_date("2026-01-23", &f), Some(dt(2026, 1, 23, 0, 0)));
-        assert_eq!(parse_site_date("2026-01-23 10:30", &f), Some(dt(2026, 1, 23, 10, 30)));
-        assert_eq!(parse_site_date("2026年01月23日", &f), Some(dt(2026, 1, 23, 0, 0)));
-        assert_eq!(parse_site_date("2026/1/23", &f), Some(dt(2026, 1, 23, 0, 0)));
-        assert_eq!(parse_site_date(" 2026-09-26 11:37 ", &f), Some(dt(2026, 9, 26, 11, 37)));
+        assert_eq!(
+            parse_site_date("2026-01-23", &f),
+            Some(dt(2026, 1, 23, 0, 0))
+        );
+        assert_eq!(
+            parse_site_date("2026-01-23 10:30", &f),
+            Some(dt(2026, 1, 23, 10, 30))
+        );
+        assert_eq!(
+            parse_site_date("2026年01月23日", &f),
+            Some(dt(2026, 1, 23, 0, 0))
+        );
+        assert_eq!(
+            parse_site_date("2026/1/23", &f),
+            Some(dt(2026, 1, 23, 0, 0))
+        );
+        assert_eq!(
+            parse_site_date(" 2026-09-26 11:37 ", &f),
+            Some(dt(2026, 9, 26, 11, 37))
+        );
         assert_eq!(parse_site_date("2026-02-30", &f), None);
         assert_eq!(parse_site_date("明天", &f), None);
     }
@@ -508,6 +560,9 @@ mod tests {
     fn attachment_types() {
         let u = Url::parse("https://h/uploads/a.PDF").unwrap();
         assert_eq!(extension(&u).as_deref(), Some("pdf"));
-        assert_eq!(mime_for("docx"), "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+        assert_eq!(
+            mime_for("docx"),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        );
     }
 }

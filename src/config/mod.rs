@@ -148,9 +148,15 @@ pub fn passes(filters: &[Filter], title: &str, categories: &[String]) -> bool {
         FilterField::Title => f.pattern.is_match(title),
         FilterField::Category => categories.iter().any(|c| f.pattern.is_match(c)),
     };
-    let mut includes = filters.iter().filter(|f| f.action == FilterAction::Include).peekable();
+    let mut includes = filters
+        .iter()
+        .filter(|f| f.action == FilterAction::Include)
+        .peekable();
     let included = includes.peek().is_none() || includes.any(hit);
-    included && !filters.iter().any(|f| f.action == FilterAction::Exclude && hit(f))
+    included
+        && !filters
+            .iter()
+            .any(|f| f.action == FilterAction::Exclude && hit(f))
 }
 
 /// A channel of a site: its list URL read with the site's rules.
@@ -284,7 +290,11 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
                         (Some(k), None) => Regex::new(&regex::escape(&k)),
                         (None, Some(r)) => Regex::new(&r),
                         _ => {
-                            return Err(field_err(path, "source.filter", "each filter needs `keyword` or `regex` (one of them)"))
+                            return Err(field_err(
+                                path,
+                                "source.filter",
+                                "each filter needs `keyword` or `regex` (one of them)",
+                            ))
                         }
                     }
                     .map_err(|e| field_err(path, "source.filter.regex", e.to_string()))?;
@@ -298,7 +308,9 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
             Source::Scrape(ScrapeSource {
                 site: Arc::new(site),
                 url,
-                category: category.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()),
+                category: category
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
                 max_pages,
                 detail: detail.unwrap_or(true),
                 filters,
@@ -306,11 +318,17 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
         }
         RawSource::Merge { feeds } => {
             if feeds.is_empty() {
-                return Err(field_err(path, "source.feeds", "must name at least one feed"));
+                return Err(field_err(
+                    path,
+                    "source.feeds",
+                    "must name at least one feed",
+                ));
             }
             let feeds = feeds
                 .iter()
-                .map(|f| FeedId::parse(f).map_err(|e| field_err(path, "source.feeds", e.to_string())))
+                .map(|f| {
+                    FeedId::parse(f).map_err(|e| field_err(path, "source.feeds", e.to_string()))
+                })
                 .collect::<Result<Vec<_>>>()?;
             Source::Merge { feeds }
         }
@@ -318,7 +336,13 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
     let site_link = match (&raw.link, &source) {
         (Some(l), _) => parse_http_url(path, "link", l)?,
         (None, Source::Scrape(s)) => s.url.clone(),
-        (None, _) => return Err(field_err(path, "link", "is required (the site the feed is about)")),
+        (None, _) => {
+            return Err(field_err(
+                path,
+                "link",
+                "is required (the site the feed is about)",
+            ))
+        }
     };
     let public_base = match raw.public_url.as_deref() {
         Some(u) => {
@@ -347,7 +371,11 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
     }
     let timezone: Tz = match raw.timezone {
         Some(name) => name.parse().map_err(|_| {
-            field_err(path, "timezone", format!("`{name}` is not an IANA time zone name"))
+            field_err(
+                path,
+                "timezone",
+                format!("`{name}` is not an IANA time zone name"),
+            )
         })?,
         None => site_timezone.unwrap_or(chrono_tz::Asia::Shanghai),
     };
@@ -404,14 +432,29 @@ pub fn load_dir(dir: &Path) -> Result<Vec<FeedDef>> {
         }
     }
     paths.sort();
-    let defs = paths.iter().map(|p| load_file(p)).collect::<Result<Vec<_>>>()?;
+    let defs = paths
+        .iter()
+        .map(|p| load_file(p))
+        .collect::<Result<Vec<_>>>()?;
     for d in &defs {
         if let Source::Merge { feeds } = &d.source {
             for member in feeds {
                 match defs.iter().find(|m| m.id() == member) {
-                    None => return Err(field_err(&d.path, "source.feeds", format!("no feed `{member}` in {}", dir.display()))),
+                    None => {
+                        return Err(field_err(
+                            &d.path,
+                            "source.feeds",
+                            format!("no feed `{member}` in {}", dir.display()),
+                        ))
+                    }
                     Some(m) if matches!(m.source, Source::Merge { .. }) => {
-                        return Err(field_err(&d.path, "source.feeds", format!("`{member}` is itself a merge; merges of merges are not supported")))
+                        return Err(field_err(
+                            &d.path,
+                            "source.feeds",
+                            format!(
+                                "`{member}` is itself a merge; merges of merges are not supported"
+                            ),
+                        ))
                     }
                     Some(_) => {}
                 }

@@ -189,7 +189,8 @@ pub const DEFAULT_ATTACHMENT_EXTENSIONS: &[&str] = &[
 ];
 
 fn compile_selector(path: &Path, field: &'static str, css: &str) -> Result<Selector> {
-    Selector::parse(css).map_err(|e| field_err(path, field, format!("selector `{css}` is invalid: {e}")))
+    Selector::parse(css)
+        .map_err(|e| field_err(path, field, format!("selector `{css}` is invalid: {e}")))
 }
 
 fn compile_regex(path: &Path, field: &'static str, re: &str) -> Result<Regex> {
@@ -208,7 +209,13 @@ fn compile_field(path: &Path, field: &'static str, raw: RawField) -> Result<Fiel
         RawField::Full(t) => t,
     };
     let take = match (t.attr, t.html) {
-        (Some(_), true) => return Err(field_err(path, field, "`attr` and `html` exclude each other")),
+        (Some(_), true) => {
+            return Err(field_err(
+                path,
+                field,
+                "`attr` and `html` exclude each other",
+            ))
+        }
         (Some(a), false) => Take::Attr(a),
         (None, true) => Take::Html,
         (None, false) => Take::Text,
@@ -217,8 +224,14 @@ fn compile_field(path: &Path, field: &'static str, raw: RawField) -> Result<Fiel
         selector: compile_selector(path, field, &t.selector)?,
         css: t.selector,
         take,
-        matches: t.matches.map(|m| compile_regex(path, field, &m)).transpose()?,
-        regex: t.regex.map(|r| compile_regex(path, field, &r)).transpose()?,
+        matches: t
+            .matches
+            .map(|m| compile_regex(path, field, &m))
+            .transpose()?,
+        regex: t
+            .regex
+            .map(|r| compile_regex(path, field, &r))
+            .transpose()?,
     })
 }
 
@@ -232,16 +245,33 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
     let timezone = raw
         .timezone
         .map(|t| {
-            t.parse::<Tz>()
-                .map_err(|_| field_err(path, "timezone", format!("`{t}` is not an IANA time zone name")))
+            t.parse::<Tz>().map_err(|_| {
+                field_err(
+                    path,
+                    "timezone",
+                    format!("`{t}` is not an IANA time zone name"),
+                )
+            })
         })
         .transpose()?;
     let encoding = raw
         .encoding
         .map(|e| {
             encoding_rs::Encoding::for_label(e.trim().as_bytes())
-                .map(|enc| if enc == encoding_rs::GBK { encoding_rs::GB18030 } else { enc })
-                .ok_or_else(|| field_err(path, "encoding", format!("`{e}` is not a known encoding label")))
+                .map(|enc| {
+                    if enc == encoding_rs::GBK {
+                        encoding_rs::GB18030
+                    } else {
+                        enc
+                    }
+                })
+                .ok_or_else(|| {
+                    field_err(
+                        path,
+                        "encoding",
+                        format!("`{e}` is not a known encoding label"),
+                    )
+                })
         })
         .transpose()?;
     let date_formats = raw
@@ -249,7 +279,11 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         .unwrap_or_else(|| DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect());
     for f in &date_formats {
         if chrono::format::StrftimeItems::new(f).any(|i| matches!(i, chrono::format::Item::Error)) {
-            return Err(field_err(path, "date_formats", format!("`{f}` is not a valid strftime format")));
+            return Err(field_err(
+                path,
+                "date_formats",
+                format!("`{f}` is not a valid strftime format"),
+            ));
         }
     }
     let list = ListSpec {
@@ -261,13 +295,31 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
     };
     let pagination = match raw.pagination {
         None => None,
-        Some(RawPagination { next: Some(_), template: Some(_), .. }) => {
-            return Err(field_err(path, "pagination", "give `next` or `template`, not both"))
+        Some(RawPagination {
+            next: Some(_),
+            template: Some(_),
+            ..
+        }) => {
+            return Err(field_err(
+                path,
+                "pagination",
+                "give `next` or `template`, not both",
+            ))
         }
-        Some(RawPagination { next: Some(n), .. }) => Some(Pagination::Next(compile_field(path, "pagination.next", n)?)),
-        Some(RawPagination { template: Some(t), first, .. }) => {
+        Some(RawPagination { next: Some(n), .. }) => {
+            Some(Pagination::Next(compile_field(path, "pagination.next", n)?))
+        }
+        Some(RawPagination {
+            template: Some(t),
+            first,
+            ..
+        }) => {
             if !t.contains("{page}") {
-                return Err(field_err(path, "pagination.template", format!("`{t}` has no `{{page}}`")));
+                return Err(field_err(
+                    path,
+                    "pagination.template",
+                    format!("`{t}` has no `{{page}}`"),
+                ));
             }
             Some(Pagination::Template {
                 template: t,
@@ -287,7 +339,12 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
                 attachments: opt_field(path, "detail.attachments", d.attachments)?,
                 attachment_extensions: d
                     .attachment_extensions
-                    .unwrap_or_else(|| DEFAULT_ATTACHMENT_EXTENSIONS.iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_else(|| {
+                        DEFAULT_ATTACHMENT_EXTENSIONS
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect()
+                    })
                     .into_iter()
                     .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
                     .collect(),
@@ -311,9 +368,16 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
 
 /// Reads and validates `feeds/sites/<name>.toml`.
 pub(super) fn load_named(feeds_dir: &Path, referrer: &Path, name: &str) -> Result<SiteDef> {
-    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
-        return Err(field_err(referrer, "source.site", format!("`{name}` is not a site preset name")));
+        return Err(field_err(
+            referrer,
+            "source.site",
+            format!("`{name}` is not a site preset name"),
+        ));
     }
     load_file(&feeds_dir.join("sites").join(format!("{name}.toml")))
 }

@@ -32,7 +32,11 @@ fn feed_id(channel: &str) -> String {
 
 /// `{BASE}` + path, spelled as the feeds spell it (non-ASCII percent-encoded).
 fn abs(path: &str) -> String {
-    url::Url::parse(ORIGIN).unwrap().join(path).unwrap().to_string()
+    url::Url::parse(ORIGIN)
+        .unwrap()
+        .join(path)
+        .unwrap()
+        .to_string()
 }
 
 /// A full build of every shipped feed from the mirror, walking all pages: run once, shared by
@@ -119,18 +123,33 @@ fn every_channel_has_every_item_with_full_title_link_and_time() {
         for it in items {
             let href = it["href"].as_str().unwrap();
             let (link, title, published) = if it["offsite"].as_bool() == Some(true) {
-                (href.to_owned(), it["title"].as_str().unwrap().to_owned(), format!("{} 00:00", it["date"].as_str().unwrap()))
+                (
+                    href.to_owned(),
+                    it["title"].as_str().unwrap().to_owned(),
+                    format!("{} 00:00", it["date"].as_str().unwrap()),
+                )
             } else {
                 let path = it["path"].as_str().unwrap();
                 let d = detail(path).unwrap();
-                (abs(path), d["title"].as_str().unwrap().to_owned(), d["published"].as_str().unwrap().to_owned())
+                (
+                    abs(path),
+                    d["title"].as_str().unwrap().to_owned(),
+                    d["published"].as_str().unwrap().to_owned(),
+                )
             };
             let e = by_link
                 .get(&link)
                 .unwrap_or_else(|| panic!("{id}: no entry for {link}"));
             assert_eq!(e.title.as_ref().unwrap().content, title, "{id}: {link}");
-            let got = e.published.unwrap().with_timezone(&chrono_tz::Asia::Shanghai);
-            assert_eq!(got.format("%Y-%m-%d %H:%M").to_string(), published, "{id}: {link}");
+            let got = e
+                .published
+                .unwrap()
+                .with_timezone(&chrono_tz::Asia::Shanghai);
+            assert_eq!(
+                got.format("%Y-%m-%d %H:%M").to_string(),
+                published,
+                "{id}: {link}"
+            );
         }
         // Dates are spelled in Beijing time.
         let text = std::fs::read_to_string(b.atom_path(&id)).unwrap();
@@ -152,45 +171,69 @@ fn the_seed_story_and_sample_items() {
         "2026年有色金属行业重点企业运行情况分析座谈会召开"
     );
     let rss = std::fs::read_to_string(b.out().join("chinania-xiehuidongtai.rss.xml")).unwrap();
-    assert!(rss.contains("<pubDate>Fri, 23 Jan 2026 10:16:00 +0800</pubDate>"), "RFC 822 in Beijing time");
+    assert!(
+        rss.contains("<pubDate>Fri, 23 Jan 2026 10:16:00 +0800</pubDate>"),
+        "RFC 822 in Beijing time"
+    );
     assert_eq!(seed.authors[0].name, "中国有色金属工业协会");
     // Cut list titles come out whole; the absolute link is kept as is.
     let feed = b.atom("chinania-guoneixinwen");
-    assert!(feed.entries.iter().any(|e| e.title.as_ref().unwrap().content
-        == "【谱写“十五五”有色新篇章】利润总额同比大增98% 中国铝业中期增速再创历史新高"));
-    let feed = b.atom("chinania-xiehuitongzhi");
     assert!(feed
         .entries
         .iter()
-        .any(|e| e.links[0].href == "https://www.chinania.org.cn/html/xiehuidongtai/xiehuitongzhi/2026/0915/61998.html"));
+        .any(|e| e.title.as_ref().unwrap().content
+            == "【谱写“十五五”有色新篇章】利润总额同比大增98% 中国铝业中期增速再创历史新高"));
+    let feed = b.atom("chinania-xiehuitongzhi");
+    assert!(feed.entries.iter().any(|e| e.links[0].href
+        == "https://www.chinania.org.cn/html/xiehuidongtai/xiehuitongzhi/2026/0915/61998.html"));
     let esg = feed
         .entries
         .iter()
         .find(|e| e.links[0].href.ends_with("/62089.html"))
         .unwrap();
-    assert_eq!(esg.title.as_ref().unwrap().content, "关于征集\"有色金属ESG & 可持续发展\"优秀实践案例的通知");
+    assert_eq!(
+        esg.title.as_ref().unwrap().content,
+        "关于征集\"有色金属ESG & 可持续发展\"优秀实践案例的通知"
+    );
 }
 
 #[test]
 fn pinned_item_once_tracking_dropped_whitespace_trimmed() {
     let b = full_build();
     let feed = b.atom("chinania-xiehuitongzhi");
-    let pinned: Vec<_> = feed.entries.iter().filter(|e| e.links[0].href.ends_with("/61296.html")).collect();
+    let pinned: Vec<_> = feed
+        .entries
+        .iter()
+        .filter(|e| e.links[0].href.ends_with("/61296.html"))
+        .collect();
     assert_eq!(pinned.len(), 1);
     let news = b.atom("chinania-guoneixinwen");
-    let tracked: Vec<_> = news.entries.iter().filter(|e| e.links[0].href.contains("61913")).collect();
+    let tracked: Vec<_> = news
+        .entries
+        .iter()
+        .filter(|e| e.links[0].href.contains("61913"))
+        .collect();
     assert_eq!(tracked.len(), 1);
-    assert_eq!(tracked[0].links[0].href, abs("/html/hangyexinwen/guoneixinwen/2026/0903/61913.html"));
+    assert_eq!(
+        tracked[0].links[0].href,
+        abs("/html/hangyexinwen/guoneixinwen/2026/0903/61913.html")
+    );
     for id in ["chinania-xiehuidongtai", "chinania-guoneixinwen"] {
         for e in b.atom(id).entries {
             let t = &e.title.as_ref().unwrap().content;
             assert_eq!(t, t.trim(), "{id}: untrimmed title {t:?}");
-            assert!(!t.contains('\u{3000}') && !t.contains('\u{a0}'), "{id}: {t:?}");
+            assert!(
+                !t.contains('\u{3000}') && !t.contains('\u{a0}'),
+                "{id}: {t:?}"
+            );
         }
     }
     // The protocol-relative link resolves against the original origin.
     let dongtai = b.atom("chinania-xiehuidongtai");
-    assert!(dongtai.entries.iter().any(|e| e.links[0].href == abs("/html/xiehuidongtai/xiehuidongtai/2026/0828/61846.html")));
+    assert!(dongtai
+        .entries
+        .iter()
+        .any(|e| e.links[0].href == abs("/html/xiehuidongtai/xiehuidongtai/2026/0828/61846.html")));
 }
 
 #[test]
@@ -208,9 +251,17 @@ fn combined_feed_has_each_notice_once_with_every_channel() {
         .collect();
     for cross in expected()["cross_listed"].as_array().unwrap() {
         let link = abs(cross["path"].as_str().unwrap());
-        let found: Vec<_> = all.entries.iter().filter(|e| e.links[0].href == link).collect();
+        let found: Vec<_> = all
+            .entries
+            .iter()
+            .filter(|e| e.links[0].href == link)
+            .collect();
         assert_eq!(found.len(), 1, "{link}");
-        let cats: Vec<&str> = found[0].categories.iter().map(|c| c.term.as_str()).collect();
+        let cats: Vec<&str> = found[0]
+            .categories
+            .iter()
+            .map(|c| c.term.as_str())
+            .collect();
         for ch in cross["channels"].as_array().unwrap() {
             let name = names[ch.as_str().unwrap()];
             assert!(cats.contains(&name), "{link}: {cats:?} lacks {name}");
@@ -231,13 +282,20 @@ fn attachments_are_enclosures_with_lengths() {
     let mut want: BTreeMap<String, u64> = BTreeMap::new();
     for d in expected()["detail_pages"].as_array().unwrap() {
         for a in d["attachments"].as_array().unwrap() {
-            want.insert(abs(a["href"].as_str().unwrap()), a["bytes"].as_u64().unwrap());
+            want.insert(
+                abs(a["href"].as_str().unwrap()),
+                a["bytes"].as_u64().unwrap(),
+            );
         }
     }
     assert_eq!(want.len(), 13);
     let mut got: BTreeMap<String, u64> = BTreeMap::new();
     for e in &all.entries {
-        for l in e.links.iter().filter(|l| l.rel.as_deref() == Some("enclosure")) {
+        for l in e
+            .links
+            .iter()
+            .filter(|l| l.rel.as_deref() == Some("enclosure"))
+        {
             got.insert(l.href.clone(), l.length.unwrap());
         }
     }
@@ -245,10 +303,18 @@ fn attachments_are_enclosures_with_lengths() {
     // RSS carries the first attachment as <enclosure>, and the content lists them all.
     let rss = std::fs::read_to_string(b.out().join("chinania-xiehuitongzhi.rss.xml")).unwrap();
     let two = abs("/uploads/2026/0827/附件2：交流报告回执表.docx");
-    assert!(rss.contains(&two), "second attachment listed in the content");
-    assert!(rss.contains("<enclosure url=\"https://www.chinania.org.cn/uploads/2026/0827/20260827125601_61832.pdf\""));
+    assert!(
+        rss.contains(&two),
+        "second attachment listed in the content"
+    );
+    assert!(rss.contains(
+        "<enclosure url=\"https://www.chinania.org.cn/uploads/2026/0827/20260827125601_61832.pdf\""
+    ));
     let rel = std::fs::read_to_string(b.atom_path("chinania-xiehuidongtai")).unwrap();
-    assert!(rel.contains("https://www.chinania.org.cn/uploads/2026/0909/202609090919_2.jpg"), "relative image made absolute");
+    assert!(
+        rel.contains("https://www.chinania.org.cn/uploads/2026/0909/202609090919_2.jpg"),
+        "relative image made absolute"
+    );
     assert!(!rel.contains("api.php"), "no hit counter script");
 }
 
@@ -262,7 +328,12 @@ fn outputs_are_valid_for_schema_and_feedparser() {
     }
     let files: Vec<PathBuf> = ["chinania-all", "chinania-xiehuitongzhi"]
         .iter()
-        .flat_map(|id| [b.out().join(format!("{id}.atom.xml")), b.out().join(format!("{id}.rss.xml"))])
+        .flat_map(|id| {
+            [
+                b.out().join(format!("{id}.atom.xml")),
+                b.out().join(format!("{id}.rss.xml")),
+            ]
+        })
         .collect();
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     if let Some(seen) = crate::interop::feedparser(&refs) {
@@ -277,13 +348,24 @@ fn outputs_are_valid_for_schema_and_feedparser() {
 fn first_pages_only_by_default_and_one_page_channels_never_ask_for_page_two() {
     let server = Server::start(&mirror_root());
     let dir = tempfile::tempdir().unwrap();
-    let args = build_args(dir.path(), &server, &["chinania-xiehuitongzhi", "chinania-jqzs"]);
+    let args = build_args(
+        dir.path(),
+        &server,
+        &["chinania-xiehuitongzhi", "chinania-jqzs"],
+    );
     run_in(dir.path(), &args, &[]).expect_code(0);
     let f = parse_feed(&dir.path().join("public/chinania-xiehuitongzhi.atom.xml"));
     assert_eq!(f.entries.len(), 18);
     let reqs = server.requests();
-    assert!(reqs.iter().all(|r| !r.target.ends_with("/2.html")), "{reqs:?}");
-    assert!(reqs.iter().all(|r| r.status != 404 || r.target.starts_with("/robots.txt")), "{reqs:?}");
+    assert!(
+        reqs.iter().all(|r| !r.target.ends_with("/2.html")),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter()
+            .all(|r| r.status != 404 || r.target.starts_with("/robots.txt")),
+        "{reqs:?}"
+    );
     let ua = reqs[0].user_agent.clone().unwrap_or_default();
     assert!(ua.starts_with("noticefeed/"), "{ua}");
 }
@@ -295,19 +377,35 @@ fn list_layout_change_fails_loudly_and_keeps_previous_files() {
     let server = Server::start(copy.path());
     let dir = tempfile::tempdir().unwrap();
     let ids = ["chinania-xiehuitongzhi", "chinania-jqzs"];
-    run_in(dir.path(), &build_args(dir.path(), &server, &ids), &[]).expect_code(0);
+    run_in(dir.path(), build_args(dir.path(), &server, &ids), &[]).expect_code(0);
     let atom = dir.path().join("public/chinania-xiehuitongzhi.atom.xml");
     let before = std::fs::read(&atom).unwrap();
     let mtime = support::mtime(&atom);
     // The site is redesigned: the list class is renamed.
-    let list = copy.path().join("html/xiehuidongtai/xiehuitongzhi/index.html");
-    let html = std::fs::read_to_string(&list).unwrap().replace("notice_list_ul", "news_list");
+    let list = copy
+        .path()
+        .join("html/xiehuidongtai/xiehuitongzhi/index.html");
+    let html = std::fs::read_to_string(&list)
+        .unwrap()
+        .replace("notice_list_ul", "news_list");
     std::fs::write(&list, html).unwrap();
-    let run = run_in(dir.path(), &build_args(dir.path(), &server, &ids), &[]);
+    let run = run_in(dir.path(), build_args(dir.path(), &server, &ids), &[]);
     run.expect_code(1);
-    assert!(run.stderr.contains("ul.notice_list_ul > li"), "{}", run.stderr);
-    assert!(run.stderr.contains("/html/xiehuidongtai/xiehuitongzhi/"), "{}", run.stderr);
-    assert!(run.stderr.contains("chinania-xiehuitongzhi"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ul.notice_list_ul > li"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("/html/xiehuidongtai/xiehuitongzhi/"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("chinania-xiehuitongzhi"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(std::fs::read(&atom).unwrap(), before);
     assert_eq!(support::mtime(&atom), mtime);
     assert!(dir.path().join("public/chinania-jqzs.atom.xml").exists());
@@ -332,10 +430,22 @@ fn check_prints_a_table_and_writes_nothing() {
         &[],
     );
     run.expect_code(0);
-    assert!(run.stdout.contains("date\ttitle\tlink\tattachments"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("date\ttitle\tlink\tattachments"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("2026-09-18"), "{}", run.stdout);
-    assert!(run.stdout.contains("20260918105801_62026.pdf"), "{}", run.stdout);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "check writes nothing");
+    assert!(
+        run.stdout.contains("20260918105801_62026.pdf"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "check writes nothing"
+    );
 }
 
 #[test]
@@ -359,7 +469,11 @@ fn a_second_site_works_from_toml_alone() {
     );
     run.expect_code(0);
     let f = parse_feed(&dir.path().join("public/example.atom.xml"));
-    let titles: Vec<&str> = f.entries.iter().map(|e| e.title.as_ref().unwrap().content.as_str()).collect();
+    let titles: Vec<&str> = f
+        .entries
+        .iter()
+        .map(|e| e.title.as_ref().unwrap().content.as_str())
+        .collect();
     // Five rows over two pages (the second GBK-encoded), one excluded by the filter.
     assert_eq!(
         titles,
@@ -371,16 +485,32 @@ fn a_second_site_works_from_toml_alone() {
         ]
     );
     let first = &f.entries[0];
-    assert_eq!(first.links[0].href, "https://assoc.example.org/notices/detail/101.html");
-    let t = first.published.unwrap().with_timezone(&chrono_tz::Asia::Shanghai);
-    assert_eq!(t.format("%Y-%m-%d %H:%M %z").to_string(), "2026-01-23 09:30 +0800");
+    assert_eq!(
+        first.links[0].href,
+        "https://assoc.example.org/notices/detail/101.html"
+    );
+    let t = first
+        .published
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Shanghai);
+    assert_eq!(
+        t.format("%Y-%m-%d %H:%M %z").to_string(),
+        "2026-01-23 09:30 +0800"
+    );
     assert_eq!(first.authors[0].name, "示例行业协会秘书处");
-    let enc: Vec<_> = first.links.iter().filter(|l| l.rel.as_deref() == Some("enclosure")).collect();
+    let enc: Vec<_> = first
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref() == Some("enclosure"))
+        .collect();
     assert_eq!(enc.len(), 1);
     assert_eq!(enc[0].length, Some(305));
     let text = std::fs::read_to_string(dir.path().join("public/example.atom.xml")).unwrap();
     assert!(!text.contains("alert("), "script removed");
-    assert!(text.contains("https://assoc.example.org/img/101.jpg"), "image made absolute");
+    assert!(
+        text.contains("https://assoc.example.org/img/101.jpg"),
+        "image made absolute"
+    );
 }
 
 /// A copy of the mirror, served, for tests that change the site.
@@ -403,9 +533,21 @@ fn bad_dates_are_kept_and_dated_when_first_seen_never_guessed() {
     html = html.replacen("2026-07-28", "", 1);
     std::fs::write(&list, html).unwrap();
     for (file, from, to) in [
-        ("2026/0926/62090.html", "发布时间：2026-09-26", "发布时间：2026-02-30"),
-        ("2026/0827/61834.html", "发布时间：2026-08-27", "发布时间：2099-08-27"),
-        ("2026/0728/61599.html", "发布时间：2026-07-28", "发布时间：不详"),
+        (
+            "2026/0926/62090.html",
+            "发布时间：2026-09-26",
+            "发布时间：2026-02-30",
+        ),
+        (
+            "2026/0827/61834.html",
+            "发布时间：2026-08-27",
+            "发布时间：2099-08-27",
+        ),
+        (
+            "2026/0728/61599.html",
+            "发布时间：2026-07-28",
+            "发布时间：不详",
+        ),
     ] {
         let p = chan.join(file);
         let t = std::fs::read_to_string(&p).unwrap();
@@ -414,11 +556,17 @@ fn bad_dates_are_kept_and_dated_when_first_seen_never_guessed() {
     }
     let dir = tempfile::tempdir().unwrap();
     let before = chrono::Utc::now();
-    let run = run_in(dir.path(), &build_args(dir.path(), &server, &["chinania-jqzs"]), &[]);
+    let run = run_in(
+        dir.path(),
+        build_args(dir.path(), &server, &["chinania-jqzs"]),
+        &[],
+    );
     run.expect_code(0);
     for (id, raw) in [("62090", "2026-02-30"), ("61834", "2099-08-27")] {
         assert!(
-            run.stderr.lines().any(|l| l.contains(id) && l.contains(raw)),
+            run.stderr
+                .lines()
+                .any(|l| l.contains(id) && l.contains(raw)),
             "warning names the URL and the raw value {raw}:\n{}",
             run.stderr
         );
@@ -426,34 +574,58 @@ fn bad_dates_are_kept_and_dated_when_first_seen_never_guessed() {
     let f = parse_feed(&dir.path().join("public/chinania-jqzs.atom.xml"));
     assert_eq!(f.entries.len(), 6, "every notice is kept");
     for id in ["62090", "61834", "61599"] {
-        let e = f.entries.iter().find(|e| e.links[0].href.contains(id)).unwrap();
+        let e = f
+            .entries
+            .iter()
+            .find(|e| e.links[0].href.contains(id))
+            .unwrap();
         let p = e.published.unwrap();
-        assert!(p >= before - chrono::Duration::seconds(1) && p <= chrono::Utc::now(), "{id}: dated when first seen, got {p}");
+        assert!(
+            p >= before - chrono::Duration::seconds(1) && p <= chrono::Utc::now(),
+            "{id}: dated when first seen, got {p}"
+        );
     }
     // A later run keeps the first-seen date rather than moving it.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let atom = dir.path().join("public/chinania-jqzs.atom.xml");
     let first = std::fs::read(&atom).unwrap();
-    run_in(dir.path(), &build_args(dir.path(), &server, &["chinania-jqzs", "--refresh"]), &[]).expect_code(0);
+    run_in(
+        dir.path(),
+        build_args(dir.path(), &server, &["chinania-jqzs", "--refresh"]),
+        &[],
+    )
+    .expect_code(0);
     assert_eq!(std::fs::read(&atom).unwrap(), first);
 }
 
 #[test]
 fn a_failing_detail_page_keeps_the_list_entry_and_says_so() {
     let (copy, server) = served_copy();
-    let gone = copy.path().join("html/zcfg/zhengcefagui/2026/0918/62026.html");
+    let gone = copy
+        .path()
+        .join("html/zcfg/zhengcefagui/2026/0918/62026.html");
     std::fs::remove_file(&gone).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let run = run_in(dir.path(), &build_args(dir.path(), &server, &["chinania-zhengcefagui"]), &[]);
+    let run = run_in(
+        dir.path(),
+        build_args(dir.path(), &server, &["chinania-zhengcefagui"]),
+        &[],
+    );
     run.expect_code(0);
     assert!(
-        run.stderr.lines().any(|l| l.contains("62026.html") && l.contains("404")),
+        run.stderr
+            .lines()
+            .any(|l| l.contains("62026.html") && l.contains("404")),
         "{}",
         run.stderr
     );
     let f = parse_feed(&dir.path().join("public/chinania-zhengcefagui.atom.xml"));
     assert_eq!(f.entries.len(), 6);
-    let e = f.entries.iter().find(|e| e.links[0].href.ends_with("/62026.html")).unwrap();
+    let e = f
+        .entries
+        .iter()
+        .find(|e| e.links[0].href.ends_with("/62026.html"))
+        .unwrap();
     let list_title = expected()["channels"]["zcfg/zhengcefagui"]["items"]
         .as_array()
         .unwrap()
@@ -464,6 +636,9 @@ fn a_failing_detail_page_keeps_the_list_entry_and_says_so() {
         .unwrap()
         .to_owned();
     assert_eq!(e.title.as_ref().unwrap().content, list_title);
-    let day = e.published.unwrap().with_timezone(&chrono_tz::Asia::Shanghai);
+    let day = e
+        .published
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Shanghai);
     assert_eq!(day.format("%Y-%m-%d %H:%M").to_string(), "2026-09-18 00:00");
 }

@@ -1,8 +1,10 @@
+#![allow(clippy::unwrap_used)]
 //! The one integration test binary: every test runs the real `noticefeed` binary.
+mod chinania;
+mod cron;
 mod guid;
 mod hostile;
 mod interop;
 mod local;
-mod support;
 mod server;
-mod chinania;
+mod support;

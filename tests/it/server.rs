@@ -107,7 +107,12 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
         Some("html") => "text/html",
         Some("txt") => "text/plain",
         Some("pdf") => "application/pdf",
@@ -116,7 +121,11 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-fn handle(stream: TcpStream, root: &Mutex<PathBuf>, log: &Mutex<Vec<Logged>>) -> std::io::Result<()> {
+fn handle(
+    stream: TcpStream,
+    root: &Mutex<PathBuf>,
+    log: &Mutex<Vec<Logged>>,
+) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut stream = stream;
@@ -161,12 +170,21 @@ fn handle(stream: TcpStream, root: &Mutex<PathBuf>, log: &Mutex<Vec<Logged>>) ->
             fs = fs.join("index.html");
         }
         if let Some(page) = query.split('&').find_map(|kv| kv.strip_prefix("page=")) {
-            let stem = fs.file_stem().and_then(|s| s.to_str()).unwrap_or("index").to_owned();
+            let stem = fs
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("index")
+                .to_owned();
             fs = fs.with_file_name(format!("{stem}.page-{page}.html"));
         }
         let (status, body, etag, ctype) = match std::fs::read(&fs) {
             Ok(data) => {
-                let etag = format!("\"{:x}-{}\"", data.iter().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64)), data.len());
+                let etag = format!(
+                    "\"{:x}-{}\"",
+                    data.iter()
+                        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(*b as u64)),
+                    data.len()
+                );
                 if inm.as_deref() == Some(etag.as_str()) {
                     (304, Vec::new(), Some(etag), "text/html")
                 } else {
@@ -187,7 +205,10 @@ fn handle(stream: TcpStream, root: &Mutex<PathBuf>, log: &Mutex<Vec<Logged>>) ->
             304 => "Not Modified",
             _ => "Not Found",
         };
-        let mut head = format!("HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\n", if status == 304 { 0 } else { body.len() });
+        let mut head = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\n",
+            if status == 304 { 0 } else { body.len() }
+        );
         if status != 304 {
             head.push_str(&format!("Content-Type: {ctype}\r\n"));
         }
