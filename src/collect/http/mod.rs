@@ -3,6 +3,11 @@
 //! timeouts, a body cap enforced while streaming, manual redirects, conditional GETs, charset
 //! detection (GBK read as GB18030), and `--mirror` (issue 3).
 //!
+//! robots.txt is read once per origin per run, and across runs through a [`RobotsCache`] (the
+//! store, wired in by `app`): a copy younger than [`HttpOptions::robots_ttl`] is used without any
+//! request, an older one is revalidated with a conditional GET. That is what lets a rerun against
+//! an unchanged site make one conditional request per list page and nothing else (issue 4).
+//!
 //! It refuses HTML parsing: a [`Page`] is text plus the facts about how it was fetched.
 //!
 //! Redirects are followed by hand rather than by reqwest so that every hop is checked against
@@ -74,6 +79,12 @@ pub struct HttpOptions {
     pub retry_after_cap: Duration,
     /// Default true. Off only for sites whose owners gave permission.
     pub obey_robots: bool,
+    /// robots.txt kept between runs. `None` (the default): fetched once per origin per run.
+    pub robots_cache: Option<Arc<dyn RobotsCache>>,
+    /// How long a cached robots.txt is used without asking again (default 24 h, the longest
+    /// RFC 9309 §2.4 lets a crawler cache it); after that it is revalidated with a conditional
+    /// GET.
+    pub robots_ttl: Duration,
     pub mirrors: Vec<Mirror>,
 }
 
@@ -92,9 +103,46 @@ impl Default for HttpOptions {
             backoff_base: Duration::from_millis(500),
             retry_after_cap: Duration::from_secs(120),
             obey_robots: true,
+            robots_cache: None,
+            robots_ttl: Duration::from_secs(24 * 60 * 60),
             mirrors: Vec::new(),
         }
     }
+}
+
+/// One origin's robots.txt as last fetched, kept between runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedRobots {
+    /// The status the rules were read from: 200 (the body's rules) or a 4xx (allow all, empty
+    /// body). Server errors and network failures are never cached.
+    pub status: u16,
+    pub body: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// When the copy was fetched or last confirmed by a 304: its age is counted from here.
+    pub fetched_at: SystemTime,
+}
+
+impl CachedRobots {
+    fn is_fresh(&self, now: SystemTime, ttl: Duration) -> bool {
+        // A copy from the future (the clock went back) counts as stale: one conditional request
+        // settles it.
+        now.duration_since(self.fetched_at)
+            .is_ok_and(|age| age < ttl)
+    }
+
+    fn has_validators(&self) -> bool {
+        self.status == 200 && (self.etag.is_some() || self.last_modified.is_some())
+    }
+}
+
+/// Where robots.txt copies live between runs, keyed by the robots.txt URL in the site's own
+/// space (`https://www.chinania.org.cn/robots.txt`, never a mirror's). Implemented over the store
+/// by `app`; the client only reads and writes entries, so it never touches SQLite from async
+/// code.
+pub trait RobotsCache: Send + Sync + std::fmt::Debug {
+    fn get(&self, robots_url: &str) -> Option<CachedRobots>;
+    fn put(&self, robots_url: &str, entry: CachedRobots);
 }
 
 /// One GET. `etag`/`last_modified` (from the store) make it conditional.
@@ -455,7 +503,11 @@ impl Client {
 
     /// The same loop for robots.txt itself, which must not wait on robots.txt. (Kept apart from
     /// `follow` because a flag would make the two async fns recursive.)
-    async fn follow_unchecked(&self, start: &Url) -> Result<Answer, Error> {
+    async fn follow_unchecked(
+        &self,
+        start: &Url,
+        validators: Validators<'_>,
+    ) -> Result<Answer, Error> {
         let mut url = start.clone();
         let mut redirects = 0;
         loop {
@@ -463,9 +515,7 @@ impl Client {
                 Route::File(path) => return self.read_file(&url, path, Verb::Get).await,
                 Route::Http(actual) => actual,
             };
-            let answer = self
-                .exchange(&url, &actual, Verb::Get, Validators::default())
-                .await?;
+            let answer = self.exchange(&url, &actual, Verb::Get, validators).await?;
             match self.next_hop(start, &url, &actual, &answer, &mut redirects)? {
                 Some(next) => url = next,
                 None => return Ok(answer),
@@ -662,35 +712,100 @@ impl Client {
     }
 
     /// RFC 9309 says a 4xx robots.txt allows everything. It says an unreachable one (5xx, network)
-    /// forbids everything; we allow but warn instead, so one bad night of the server does not
-    /// empty every feed, and the warning tells the operator.
+    /// forbids everything; we use the last cached copy when there is one, else allow but warn,
+    /// so one bad night of the server does not empty every feed, and the warning tells the
+    /// operator.
     async fn load_robots(&self, url: &Url, actual: &Url) -> Arc<Robots> {
         let site = robots_url(url);
-        let robots = match self.follow_unchecked(&site).await {
-            Ok(answer) => {
-                let robots = Robots::parse(
-                    &String::from_utf8_lossy(&answer.body),
-                    &self.inner.opts.user_agent,
-                );
-                if let Some(delay) = robots.crawl_delay() {
-                    let cap = self.inner.opts.retry_after_cap;
-                    if delay > cap {
-                        log::warn!("{site}: Crawl-delay {delay:?} is longer than {cap:?}; pacing at {cap:?}");
-                    }
-                    let host = actual.origin().ascii_serialization();
-                    self.inner.pacer.widen_gap(&host, delay.min(cap)).await;
+        let cache = self.inner.opts.robots_cache.as_deref();
+        let cached = cache.and_then(|c| c.get(site.as_str()));
+        let now = SystemTime::now();
+        if let Some(c) = cached
+            .as_ref()
+            .filter(|c| c.is_fresh(now, self.inner.opts.robots_ttl))
+        {
+            log::debug!("{site}: cached copy is fresh; not requested");
+            return self.apply_robots(&site, actual, &c.body).await;
+        }
+        let revalidate = cached.as_ref().filter(|c| c.has_validators());
+        let validators = Validators {
+            etag: revalidate.and_then(|c| c.etag.as_deref()),
+            last_modified: revalidate.and_then(|c| c.last_modified.as_deref()),
+        };
+        let fetched = self.follow_unchecked(&site, validators).await;
+        let remember = |entry: CachedRobots| {
+            if let Some(c) = cache {
+                c.put(site.as_str(), entry);
+            }
+        };
+        match fetched {
+            Ok(answer) if answer.status == StatusCode::NOT_MODIFIED => match revalidate {
+                Some(c) => {
+                    log::debug!("{site}: not modified; cached copy kept");
+                    let body = c.body.clone();
+                    remember(CachedRobots {
+                        etag: header_text(&answer.headers, header::ETAG).or(c.etag.clone()),
+                        last_modified: header_text(&answer.headers, header::LAST_MODIFIED)
+                            .or(c.last_modified.clone()),
+                        fetched_at: now,
+                        ..c.clone()
+                    });
+                    self.apply_robots(&site, actual, &body).await
                 }
-                robots
+                None => {
+                    // A 304 to a request without validators says nothing about the rules.
+                    log::warn!("{site}: 304 to an unconditional request; treating robots.txt as allowing everything");
+                    Arc::new(Robots::allow_all())
+                }
+            },
+            Ok(answer) => {
+                let body = String::from_utf8_lossy(&answer.body).into_owned();
+                remember(CachedRobots {
+                    status: answer.status.as_u16(),
+                    etag: header_text(&answer.headers, header::ETAG),
+                    last_modified: header_text(&answer.headers, header::LAST_MODIFIED),
+                    fetched_at: now,
+                    body: body.clone(),
+                });
+                self.apply_robots(&site, actual, &body).await
             }
             Err(Error::Status { status, .. }) if (400..500).contains(&status) => {
                 log::debug!("{site}: status {status}, everything allowed");
-                Robots::allow_all()
+                remember(CachedRobots {
+                    status,
+                    body: String::new(),
+                    etag: None,
+                    last_modified: None,
+                    fetched_at: now,
+                });
+                Arc::new(Robots::allow_all())
             }
-            Err(e) => {
-                log::warn!("{e}; treating robots.txt as allowing everything");
-                Robots::allow_all()
+            Err(e) => match cached {
+                Some(c) => {
+                    log::warn!("{e}; using the robots.txt cached earlier");
+                    self.apply_robots(&site, actual, &c.body).await
+                }
+                None => {
+                    log::warn!("{e}; treating robots.txt as allowing everything");
+                    Arc::new(Robots::allow_all())
+                }
+            },
+        }
+    }
+
+    /// Parses a robots.txt body for our agent and lets its `Crawl-delay` widen the host's gap.
+    async fn apply_robots(&self, site: &Url, actual: &Url, body: &str) -> Arc<Robots> {
+        let robots = Robots::parse(body, &self.inner.opts.user_agent);
+        if let Some(delay) = robots.crawl_delay() {
+            let cap = self.inner.opts.retry_after_cap;
+            if delay > cap {
+                log::warn!(
+                    "{site}: Crawl-delay {delay:?} is longer than {cap:?}; pacing at {cap:?}"
+                );
             }
-        };
+            let host = actual.origin().ascii_serialization();
+            self.inner.pacer.widen_gap(&host, delay.min(cap)).await;
+        }
         Arc::new(robots)
     }
 

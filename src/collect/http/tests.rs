@@ -633,3 +633,195 @@ async fn only_http_urls_are_fetched() {
         .unwrap_err();
     assert!(matches!(err, Error::Scheme { .. }), "{err:?}");
 }
+
+/// robots.txt copies between runs, as the store keeps them for `app`.
+#[derive(Debug, Default)]
+struct MemoryRobots(std::sync::Mutex<HashMap<String, CachedRobots>>);
+
+impl RobotsCache for MemoryRobots {
+    fn get(&self, robots_url: &str) -> Option<CachedRobots> {
+        self.0.lock().unwrap().get(robots_url).cloned()
+    }
+    fn put(&self, robots_url: &str, entry: CachedRobots) {
+        self.0.lock().unwrap().insert(robots_url.to_owned(), entry);
+    }
+}
+
+const SECRET_RULES: &str = "User-agent: *\nDisallow: /detail/secret\n";
+
+/// A cache holding `SITE`'s robots.txt fetched `age` ago, and a client mirroring `SITE` to
+/// `server` that uses it.
+fn cached_client(server: &Server, age: Duration) -> (Client, Arc<MemoryRobots>) {
+    let cache = Arc::new(MemoryRobots::default());
+    cache.put(
+        &format!("{SITE}/robots.txt"),
+        CachedRobots {
+            status: 200,
+            body: SECRET_RULES.into(),
+            etag: Some("\"r1\"".into()),
+            last_modified: Some("Fri, 23 Jan 2026 08:00:00 GMT".into()),
+            fetched_at: SystemTime::now() - age,
+        },
+    );
+    let c = client(HttpOptions {
+        mirrors: vec![format!("{SITE}={}", server.base()).parse().unwrap()],
+        robots_cache: Some(cache.clone()),
+        ..opts()
+    });
+    (c, cache)
+}
+
+fn site(path: &str) -> Url {
+    Url::parse(&format!("{SITE}{path}")).unwrap()
+}
+
+// See: #5, #4 (a rerun against an unchanged site makes no robots.txt request)
+#[tokio::test]
+async fn a_fresh_cached_robots_txt_is_used_without_a_request() {
+    let server = Server::start(|r, _| match r.path.as_str() {
+        "/robots.txt" => Reply::ok("User-agent: *\nDisallow:\n"),
+        _ => Reply::ok("ok"),
+    })
+    .await;
+    let (c, cache) = cached_client(&server, Duration::from_secs(60 * 60));
+    let before = cache.get(&format!("{SITE}/robots.txt"));
+    assert_eq!(page(&c, site("/list/")).await.text, "ok");
+    // The cached rules apply, not the server's current (allow-all) ones.
+    let err = get(&c, site("/detail/secret.html")).await.unwrap_err();
+    assert!(
+        err.to_string().contains("Disallow: /detail/secret"),
+        "{err}"
+    );
+    assert!(server.hits("/robots.txt").is_empty());
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/list/"]);
+    // Nothing to write back.
+    assert_eq!(cache.get(&format!("{SITE}/robots.txt")), before);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stale_cached_robots_txt_is_revalidated_and_a_304_keeps_its_rules() {
+    let server = Server::start(|r, _| match r.path.as_str() {
+        "/robots.txt" if r.header("If-None-Match") == Some("\"r1\"") => Reply::status(304),
+        "/robots.txt" => Reply::ok("User-agent: *\nDisallow:\n"),
+        _ => Reply::ok("ok"),
+    })
+    .await;
+    let (c, cache) = cached_client(&server, Duration::from_secs(25 * 60 * 60));
+    let asked = SystemTime::now();
+    let (a, b) = tokio::join!(
+        get(&c, site("/list/")),
+        get(&c, site("/detail/secret.html"))
+    );
+    assert!(a.is_ok());
+    let err = b.unwrap_err();
+    assert!(
+        err.is_robots() && err.to_string().contains("Disallow: /detail/secret"),
+        "{err}"
+    );
+    let robots = server.hits("/robots.txt");
+    assert_eq!(robots.len(), 1, "one conditional request");
+    assert_eq!(robots[0].header("If-None-Match"), Some("\"r1\""));
+    assert_eq!(
+        robots[0].header("If-Modified-Since"),
+        Some("Fri, 23 Jan 2026 08:00:00 GMT")
+    );
+    assert!(server.hits("/detail/secret.html").is_empty());
+    // The 304 restarted the copy's age and kept body and validators.
+    let entry = cache.get(&format!("{SITE}/robots.txt")).unwrap();
+    assert!(entry.fetched_at >= asked, "{entry:?}");
+    assert_eq!(
+        (entry.status, entry.body.as_str(), entry.etag.as_deref()),
+        (200, SECRET_RULES, Some("\"r1\""))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_updated_robots_txt_replaces_the_cached_one() {
+    let server = Server::start(|r, _| match r.path.as_str() {
+        "/robots.txt" => Reply::ok("User-agent: *\nDisallow: /list/\n")
+            .header("Content-Type", "text/plain")
+            .header("ETag", "\"r2\""),
+        _ => Reply::ok("ok"),
+    })
+    .await;
+    let (c, cache) = cached_client(&server, Duration::from_secs(25 * 60 * 60));
+    // The new rules apply: the secret is allowed now, the list is not.
+    assert_eq!(page(&c, site("/detail/secret.html")).await.text, "ok");
+    let err = get(&c, site("/list/")).await.unwrap_err();
+    assert!(err.to_string().contains("Disallow: /list/"), "{err}");
+    assert_eq!(server.hits("/robots.txt").len(), 1);
+    assert_eq!(
+        server.hits("/robots.txt")[0].header("If-None-Match"),
+        Some("\"r1\"")
+    );
+    let entry = cache.get(&format!("{SITE}/robots.txt")).unwrap();
+    assert_eq!(
+        (entry.status, entry.body.as_str(), entry.etag.as_deref()),
+        (200, "User-agent: *\nDisallow: /list/\n", Some("\"r2\""))
+    );
+    assert_eq!(entry.last_modified, None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_robots_txt_is_cached_and_a_server_error_is_not() {
+    let server = Server::start(|r, _| match r.path.as_str() {
+        "/robots.txt" => Reply::status(404),
+        _ => Reply::ok("ok"),
+    })
+    .await;
+    let cache = Arc::new(MemoryRobots::default());
+    let c = client(HttpOptions {
+        robots_cache: Some(cache.clone()),
+        ..opts()
+    });
+    page(&c, server.url("/a")).await;
+    let key = server.url("/robots.txt");
+    let entry = cache.get(key.as_str()).unwrap();
+    assert_eq!((entry.status, entry.body.as_str()), (404, ""));
+    // A later run with the same cache asks nothing.
+    let c = client(HttpOptions {
+        robots_cache: Some(cache.clone()),
+        ..opts()
+    });
+    page(&c, server.url("/b")).await;
+    assert_eq!(server.hits("/robots.txt").len(), 1);
+    server.stop().await;
+
+    let server = Server::start(|r, _| match r.path.as_str() {
+        "/robots.txt" => Reply::status(503),
+        _ => Reply::ok("ok"),
+    })
+    .await;
+    let cache = Arc::new(MemoryRobots::default());
+    let c = client(HttpOptions {
+        robots_cache: Some(cache.clone()),
+        ..opts()
+    });
+    page(&c, server.url("/a")).await;
+    assert_eq!(cache.get(server.url("/robots.txt").as_str()), None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stale_copy_outlives_a_server_error() {
+    let server = Server::start(|r, _| match r.path.as_str() {
+        "/robots.txt" => Reply::status(503),
+        _ => Reply::ok("ok"),
+    })
+    .await;
+    let (c, cache) = cached_client(&server, Duration::from_secs(25 * 60 * 60));
+    let before = cache.get(&format!("{SITE}/robots.txt"));
+    let err = get(&c, site("/detail/secret.html")).await.unwrap_err();
+    assert!(err.is_robots(), "{err}");
+    assert_eq!(server.hits("/robots.txt").len(), 3, "retried like any 5xx");
+    assert_eq!(
+        cache.get(&format!("{SITE}/robots.txt")),
+        before,
+        "kept as it was"
+    );
+    server.stop().await;
+}
