@@ -192,7 +192,8 @@ pub fn clean_text(s: &str) -> String {
     out
 }
 
-fn escape_html(s: &str) -> String {
+/// Plain text as HTML text: the markup characters become entities.
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

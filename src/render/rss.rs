@@ -22,7 +22,7 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
                 .link(it.link.as_ref().map(|l| l.to_string()))
                 // Readers decode `description` as HTML, so the plain-text summary is escaped:
                 // a `<script>` typed in a notice must reach them as text, not as markup.
-                .description(Some(escape_text(&it.summary)))
+                .description(Some(crate::normalize::escape_html(&it.summary)))
                 .content(Some(it.content_html.clone()))
                 .pub_date(Some(date(it.published)))
                 .guid(Some(Guid {
@@ -85,27 +85,14 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
     out
 }
 
-/// Plain text as HTML text: the markup characters become entities.
-fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn plain_text_is_escaped_for_html_readers() {
         assert_eq!(
-            super::escape_text("a < b & <script>\"x\"</script>"),
-            "a &lt; b &amp; &lt;script&gt;\"x\"&lt;/script&gt;"
+            crate::normalize::escape_html("a < b & <script>\"x\"</script>"),
+            "a &lt; b &amp; &lt;script&gt;&quot;x&quot;&lt;/script&gt;"
         );
     }
 }
