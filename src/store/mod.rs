@@ -7,7 +7,7 @@
 //! page. The store remembers, so a cron job can rerun for years without losing or re-announcing
 //! anything. It refuses everything else: no fetching, no rendering, no clock (callers pass `now`).
 //!
-//! # Schema (version 1, `PRAGMA user_version`)
+//! # Schema (version 2, `PRAGMA user_version`)
 //!
 //! All times are RFC 3339 UTC text with nine fractional digits (`2026-01-23T08:00:00.000000000Z`):
 //! fixed width, so text order is time order and `ORDER BY published` matches
@@ -34,7 +34,16 @@
 //!           etag, last_modified TEXT         validators for the next conditional request
 //!           content_hash, body TEXT          what a 304 reuses
 //!           fetched_at TEXT
+//! robots    url TEXT PK                     an origin's robots.txt URL, in the site's space
+//!           status INTEGER                   200, or the 4xx that means "allow all" (body empty)
+//!           etag, last_modified TEXT         validators for the revalidation
+//!           body TEXT                        the rules, reused while fresh and after a 304
+//!           fetched_at TEXT                  fetched or last confirmed; its age decides
 //! ```
+//!
+//! robots.txt has a table of its own (version 2) rather than a `page` row because its status
+//! matters (a cached 404 allows everything) and because it is read for every origin at the start
+//! of a run, never by URL from a feed.
 //!
 //! A migration is appended to `MIGRATIONS`, never edited: stores in the field were built by the
 //! old text.
@@ -135,6 +144,18 @@ pub struct CachedPage {
     pub fetched_at: DateTime<Utc>,
 }
 
+/// One origin's robots.txt as last fetched, for the HTTP layer's cache across runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRobots {
+    /// The robots.txt URL in the site's own space, e.g. `https://www.chinania.org.cn/robots.txt`.
+    pub url: String,
+    pub status: u16,
+    pub body: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub fetched_at: DateTime<Utc>,
+}
+
 /// What `noticefeed list` shows per feed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedStatus {
@@ -147,7 +168,8 @@ pub struct FeedStatus {
 }
 
 /// Schema migrations; entry `i` brings `user_version` from `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE feed (
     id             TEXT PRIMARY KEY NOT NULL,
     last_success   TEXT,
@@ -195,7 +217,18 @@ CREATE TABLE page (
     body          TEXT NOT NULL,
     fetched_at    TEXT NOT NULL
 ) STRICT;
-"#];
+"#,
+    r#"
+CREATE TABLE robots (
+    url           TEXT PRIMARY KEY NOT NULL,
+    status        INTEGER NOT NULL,
+    etag          TEXT,
+    last_modified TEXT,
+    body          TEXT NOT NULL,
+    fetched_at    TEXT NOT NULL
+) STRICT;
+"#,
+];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -578,6 +611,51 @@ impl Store {
             .map_err(query_err(&self.path, || {
                 format!("caching the page {}", page.url)
             }))
+    }
+
+    /// Every cached robots.txt: a handful of rows, one per origin, loaded at the start of a run.
+    pub fn robots(&self) -> Result<Vec<StoredRobots>, Error> {
+        let read = || -> rusqlite::Result<Vec<StoredRobots>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT url, status, etag, last_modified, body, fetched_at FROM robots ORDER BY url",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(StoredRobots {
+                    url: r.get(0)?,
+                    status: r.get(1)?,
+                    etag: r.get(2)?,
+                    last_modified: r.get(3)?,
+                    body: r.get(4)?,
+                    fetched_at: time_at(r, 5)?,
+                })
+            })?;
+            rows.collect()
+        };
+        read().map_err(query_err(&self.path, || {
+            "reading the cached robots.txt files".to_owned()
+        }))
+    }
+
+    /// Stores (or replaces) an origin's robots.txt.
+    pub fn put_robots(&self, robots: &StoredRobots) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO robots (url, status, etag, last_modified, body, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (url) DO UPDATE SET status = excluded.status, etag = excluded.etag,
+                   last_modified = excluded.last_modified, body = excluded.body,
+                   fetched_at = excluded.fetched_at",
+                (
+                    &robots.url,
+                    robots.status,
+                    &robots.etag,
+                    &robots.last_modified,
+                    &robots.body,
+                    ts(robots.fetched_at),
+                ),
+            )
+            .map(drop)
+            .map_err(query_err(&self.path, || format!("caching {}", robots.url)))
     }
 
     /// Notes a successful run of `feed` and its counts. The last failure stays recorded, so
@@ -1183,6 +1261,61 @@ mod tests {
         };
         s.put_cached_page(&newer).unwrap();
         assert_eq!(s.cached_page(url).unwrap(), Some(newer));
+    }
+
+    #[test]
+    fn cached_robots_round_trip_and_replace() {
+        let s = Store::open_in_memory().unwrap();
+        assert_eq!(s.robots().unwrap(), []);
+        let site = StoredRobots {
+            url: "https://www.chinania.org.cn/robots.txt".into(),
+            status: 200,
+            body: "User-agent: *\nDisallow: /api\n".into(),
+            etag: Some("\"r1\"".into()),
+            last_modified: None,
+            fetched_at: at(20, 0),
+        };
+        let missing = StoredRobots {
+            url: "https://assoc.example.org/robots.txt".into(),
+            status: 404,
+            body: String::new(),
+            etag: None,
+            last_modified: None,
+            fetched_at: at(20, 1),
+        };
+        s.put_robots(&site).unwrap();
+        s.put_robots(&missing).unwrap();
+        assert_eq!(s.robots().unwrap(), [missing.clone(), site.clone()]);
+        let confirmed = StoredRobots {
+            fetched_at: at(21, 0),
+            last_modified: Some("Fri, 23 Jan 2026 08:00:00 GMT".into()),
+            ..site
+        };
+        s.put_robots(&confirmed).unwrap();
+        assert_eq!(s.robots().unwrap(), [missing, confirmed]);
+    }
+
+    #[test]
+    fn a_version_1_store_gains_the_robots_table_and_keeps_its_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        {
+            // A store as the first release left it.
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.pragma_update(None, "user_version", 1).unwrap();
+            tx.execute(
+                "INSERT INTO page (url, content_hash, body, fetched_at) VALUES ('u', 'h', 'b', ?1)",
+                [ts(at(20, 0))],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.cached_page("u").unwrap().unwrap().body, "b");
+        assert_eq!(s.robots().unwrap(), []);
     }
 
     #[test]
