@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal as _;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -15,14 +16,14 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::cli::{BuildArgs, CheckArgs, Cli, Command, Global};
-use crate::collect::http::{Client, HttpOptions};
+use crate::collect::http::{CachedRobots, Client, HttpOptions, RobotsCache};
 use crate::collect::local;
 use crate::collect::site::{CachedList, Memory, NoMemory, RunOptions, Walker};
 use crate::config::{self, FeedDef, ScrapeSource, Source};
 use crate::model::{FeedId, Item, RawNotice};
 use crate::normalize::{self, Context};
 use crate::render::{self, Format};
-use crate::store::{self, CachedPage, RunLock, Store, UpsertReport};
+use crate::store::{self, CachedPage, RunLock, Store, StoredRobots, UpsertReport};
 use crate::write;
 
 /// What a run did, for the exit code: 0 when nothing failed, 1 when something did.
@@ -115,7 +116,70 @@ struct Run<'a> {
     now: DateTime<Utc>,
 }
 
-fn http_client(global: &Global, defs: &[&FeedDef]) -> Result<Client> {
+/// The store's robots.txt copies as the HTTP layer's cache. The `!Sync` connection cannot go
+/// into the async fetches, so the copies are loaded before the run and the ones the run fetched
+/// or revalidated are written back after it.
+#[derive(Debug, Default)]
+struct StoreRobots {
+    /// By robots.txt URL: the copy, and whether this run changed it.
+    entries: Mutex<HashMap<String, (CachedRobots, bool)>>,
+}
+
+impl StoreRobots {
+    fn load(store: &Store) -> Result<Self> {
+        let entries = store
+            .robots()?
+            .into_iter()
+            .map(|r| {
+                let entry = CachedRobots {
+                    status: r.status,
+                    body: r.body,
+                    etag: r.etag,
+                    last_modified: r.last_modified,
+                    fetched_at: r.fetched_at.into(),
+                };
+                (r.url, (entry, false))
+            })
+            .collect();
+        Ok(Self {
+            entries: Mutex::new(entries),
+        })
+    }
+
+    /// Writes back the copies this run fetched or confirmed.
+    fn save(&self, store: &Store) -> Result<()> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        for (url, (entry, _)) in entries.iter().filter(|(_, (_, changed))| *changed) {
+            store.put_robots(&StoredRobots {
+                url: url.clone(),
+                status: entry.status,
+                body: entry.body.clone(),
+                etag: entry.etag.clone(),
+                last_modified: entry.last_modified.clone(),
+                fetched_at: entry.fetched_at.into(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl RobotsCache for StoreRobots {
+    fn get(&self, robots_url: &str) -> Option<CachedRobots> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(robots_url).map(|(e, _)| e.clone())
+    }
+
+    fn put(&self, robots_url: &str, entry: CachedRobots) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.insert(robots_url.to_owned(), (entry, true));
+    }
+}
+
+fn http_client(
+    global: &Global,
+    defs: &[&FeedDef],
+    robots: Option<Arc<dyn RobotsCache>>,
+) -> Result<Client> {
     let sites: Vec<_> = defs
         .iter()
         .filter_map(|d| match &d.source {
@@ -125,6 +189,7 @@ fn http_client(global: &Global, defs: &[&FeedDef]) -> Result<Client> {
         .collect();
     let mut opts = HttpOptions {
         mirrors: global.mirror.clone(),
+        robots_cache: robots,
         ..HttpOptions::default()
     };
     // One client serves every site of the run: the politest site's gap applies to all.
@@ -177,8 +242,15 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
         // Whole seconds: times the store hands back must render the same on every run.
         now: Utc::now().trunc_subsecs(0),
     };
+    let mut robots_cache = None;
     if scraping {
-        run.walker = Some(Walker::new(http_client(global, &sources)?));
+        let robots = Arc::new(StoreRobots::load(&run.store)?);
+        run.walker = Some(Walker::new(http_client(
+            global,
+            &sources,
+            Some(robots.clone()),
+        )?));
+        robots_cache = Some(robots);
         run.runtime = Some(runtime()?);
     }
 
@@ -213,6 +285,12 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
                     summaries.push(failed(def.id(), msg));
                 }
             }
+        }
+    }
+    if let Some(robots) = &robots_cache {
+        // Losing a copy costs one request next run, not a feed: warn and go on.
+        if let Err(e) = robots.save(&run.store) {
+            log::warn!("keeping robots.txt for the next run: {e:#}");
         }
     }
     for def in selected
@@ -529,7 +607,8 @@ fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
             def.source.describe()
         );
     };
-    let client = http_client(global, &[&def])?;
+    // `check` writes nothing, robots.txt copies included.
+    let client = http_client(global, &[&def], None)?;
     let walker = Walker::new(client);
     let rt = runtime()?;
     let opts = RunOptions {

@@ -5,6 +5,10 @@
 //! Failure policy, because a cron job must never publish a blank feed: page 1 failing, or its
 //! list selector matching nothing, is an error for the whole feed. A later page failing ends the
 //! walk with a warning; a detail page failing keeps the list entry's title, link and date.
+//!
+//! robots.txt is the HTTP layer's to read; a disallowed detail page is not requested and its
+//! notice is the list entry alone, and a disallowed attachment is listed with length 0 (RSS's
+//! "unknown") without a HEAD request. Both are warnings naming the rule, never failures.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -88,7 +92,8 @@ pub struct ScrapedNotice {
     pub raw: RawNotice,
     /// The detail page was not requested because the store already has this notice.
     pub known: bool,
-    /// The detail page was requested and failed: the notice is the list entry alone.
+    /// The detail page was requested and failed: the notice is the list entry alone. (A page
+    /// robots.txt forbids is not requested, so it does not count here; it is a warning.)
     pub detail_failed: bool,
 }
 
@@ -107,8 +112,16 @@ pub struct Scraped {
 /// requested once.
 pub struct Walker {
     client: Client,
-    details: Mutex<HashMap<String, Option<DetailPage>>>,
+    details: Mutex<HashMap<String, Result<DetailPage, DetailMiss>>>,
     lengths: Mutex<HashMap<String, u64>>,
+}
+
+/// Why a notice has no detail page.
+#[derive(Debug, Clone)]
+enum DetailMiss {
+    /// robots.txt forbids it; the message names the rule.
+    Robots(String),
+    Failed(String),
 }
 
 /// Detail pages requested at once per channel; the HTTP layer still paces each host.
@@ -313,7 +326,11 @@ impl Walker {
                 let page = self.detail(link.as_url(), site, spec).await;
                 match page {
                     Ok(d) => Some(d),
-                    Err(e) => {
+                    Err(DetailMiss::Robots(e)) => {
+                        warnings.push(format!("{e}; detail page skipped, using the list entry"));
+                        None
+                    }
+                    Err(DetailMiss::Failed(e)) => {
                         detail_failed = true;
                         warnings.push(format!(
                             "detail page {link} failed, using the list entry: {e}"
@@ -342,7 +359,9 @@ impl Walker {
                     )),
                 }
             }
-            raw.attachments = self.attachments(link.as_url(), &d.links, site).await;
+            raw.attachments = self
+                .attachments(link.as_url(), &d.links, site, &mut warnings)
+                .await;
         }
         raw.date = self.date(
             &link,
@@ -405,18 +424,20 @@ impl Walker {
         url: &Url,
         site: &SiteDef,
         spec: &crate::config::site::DetailSpec,
-    ) -> Result<DetailPage, String> {
+    ) -> Result<DetailPage, DetailMiss> {
         let key = url.to_string();
         if let Some(cached) = self.details.lock().await.get(&key) {
-            return cached
-                .clone()
-                .ok_or_else(|| "failed earlier in this run".to_owned());
+            return cached.clone().map_err(|miss| match miss {
+                DetailMiss::Failed(_) => DetailMiss::Failed("failed earlier in this run".into()),
+                robots => robots,
+            });
         }
         let result = match self.plain_get(url, site).await {
             Ok(body) => Ok(scrape::parse_detail(&body, spec)),
-            Err(e) => Err(format!("{e}")),
+            Err(e) if e.is_robots() => Err(DetailMiss::Robots(e.to_string())),
+            Err(e) => Err(DetailMiss::Failed(e.to_string())),
         };
-        self.details.lock().await.insert(key, result.clone().ok());
+        self.details.lock().await.insert(key, result.clone());
         result
     }
 
@@ -425,6 +446,7 @@ impl Walker {
         page: &Url,
         links: &[(String, String)],
         site: &SiteDef,
+        warnings: &mut Vec<String>,
     ) -> Vec<Attachment> {
         let Some(spec) = &site.detail else {
             return Vec::new();
@@ -440,7 +462,13 @@ impl Walker {
             if !spec.attachment_extensions.contains(&ext) || out.iter().any(|a| a.url == url) {
                 continue;
             }
-            let length = self.length(url.as_url()).await;
+            let length = match self.length(url.as_url()).await {
+                Ok(n) => n,
+                Err(e) => {
+                    warnings.push(format!("{e}; attachment listed with length 0"));
+                    0
+                }
+            };
             out.push(Attachment {
                 title: normalize::clean_text(label),
                 mime: mime_for(&ext).to_owned(),
@@ -451,21 +479,23 @@ impl Walker {
         out
     }
 
-    /// Content-Length from a HEAD request; 0 (RSS's "unknown") when the server gives none.
-    async fn length(&self, url: &Url) -> u64 {
+    /// Content-Length from a HEAD request; 0 (RSS's "unknown") when the server gives none or
+    /// refuses HEAD. `Err` only when robots.txt forbids the URL, for the caller to warn about.
+    async fn length(&self, url: &Url) -> Result<u64, http::Error> {
         let key = url.to_string();
         if let Some(n) = self.lengths.lock().await.get(&key) {
-            return *n;
+            return Ok(*n);
         }
         let n = match self.client.content_length(url).await {
             Ok(n) => n.unwrap_or(0),
+            Err(e) if e.is_robots() => return Err(e),
             Err(e) => {
                 log::debug!("HEAD {url}: {e}; length 0");
                 0
             }
         };
         self.lengths.lock().await.insert(key, n);
-        n
+        Ok(n)
     }
 }
 

@@ -6,5 +6,6 @@ mod guid;
 mod hostile;
 mod interop;
 mod local;
+mod robots;
 mod server;
 mod support;
