@@ -85,7 +85,6 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
