@@ -6,7 +6,7 @@
 //! previous files stay exactly as they were.
 
 use std::collections::{HashMap, HashSet};
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -682,7 +682,8 @@ fn list(global: &Global) -> Result<Outcome> {
     } else {
         None
     };
-    println!("id\ttitle\tsource\toutputs\tarchived\tlast success\tlast failure");
+    let mut table =
+        String::from("id\ttitle\tsource\toutputs\tarchived\tlast success\tlast failure\n");
     for def in &defs {
         let status = match &store {
             Some(s) => s.status(def.id())?,
@@ -694,8 +695,8 @@ fn list(global: &Global) -> Result<Outcome> {
             (Some(t), Some(e)) => format!("{} ({e})", t.to_rfc3339()),
             (t, _) => when(*t),
         };
-        println!(
-            "{}\t{}\t{}\t{}, {}\t{}\t{}\t{}",
+        table.push_str(&format!(
+            "{}\t{}\t{}\t{}, {}\t{}\t{}\t{}\n",
             def.id(),
             def.meta.title,
             def.source.describe(),
@@ -704,7 +705,16 @@ fn list(global: &Global) -> Result<Outcome> {
             status.archived,
             when(status.last_success),
             failure
-        );
+        ));
+    }
+    // `noticefeed list | head` closes the pipe early: that is the reader's choice, not an
+    // error, and `println!` would panic on it.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(table.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("writing the list to stdout");
+        }
+        _ => {}
     }
     Ok(Outcome::default())
 }

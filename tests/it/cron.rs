@@ -594,6 +594,98 @@ fn an_unreachable_server_fails_the_channel_loudly_and_the_local_feed_is_written(
     eprintln!("server down:\n{}", run.stderr);
 }
 
+/// A server on 127.0.0.1 that answers every request with 500 and counts them; stopped when
+/// dropped.
+struct Failing {
+    port: u16,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Failing {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (h, s) = (hits.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                h.fetch_add(1, Ordering::SeqCst);
+                let mut stream = stream;
+                let _ = stream.write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        Failing {
+            port,
+            hits,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Failing {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[test]
+fn a_server_answering_500_fails_the_channel_after_bounded_retries() {
+    let job = Job::new(&[JQZS], true);
+    {
+        let server = Server::start(&mirror_root());
+        job.build(&server.base(), &[]).expect_code(0);
+    }
+    let kept = job.snapshot(JQZS);
+    fs::remove_file(job.rss("notices")).unwrap();
+    let failing = Failing::start();
+    let run = job.build(&failing.base(), &["--quiet"]);
+    run.expect_code(1);
+    assert_untouched(&kept);
+    assert!(job.rss("notices").exists());
+    // robots.txt is kept in the store from the first run: only the list page is asked for,
+    // four times (the first attempt and three retries).
+    assert_eq!(failing.hits.load(std::sync::atomic::Ordering::SeqCst), 4);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with(&format!("{JQZS}: FAILED")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains(&format!("{ORIGIN}/html/hangyetongji/jqzs/")),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("500"), "{}", lines[0]);
+}
+
 /// xorshift64: a fixed, repeatable sequence of kill delays.
 struct Xorshift(u64);
 
@@ -674,11 +766,12 @@ fn sigkill_at_random_moments_never_breaks_a_feed_or_the_store() {
     let mut stored_edit = true;
     let (mut killed, mut completed, mut leftovers, mut store_ahead) = (0, 0, 0, 0);
     // Runs 0-1 die early on a fresh store (opening, migrating, first requests). Run 2 is left
-    // alone and its requests counted (n, robots.txt aside: the store keeps it). Runs 3-12 die
-    // after the server has answered k of their requests: odd runs at a random k < n plus up to
-    // 20 ms, even runs at k = n plus up to 65 ms (the last stretch, about 60 ms, where the store commits
-    // and the files are replaced).
-    let mut n = 0;
+    // alone: its requests are counted (n, robots.txt aside: the store keeps it) and its tail
+    // (from the server's last answer to the exit: the store's commits and the file writes) is
+    // timed. Runs 3-12 die after the server has answered k of their requests: odd runs at a
+    // random k < n plus up to 20 ms, even runs at k = n plus 40-100 % of the tail.
+    let (mut n, mut tail) = (0, Duration::ZERO);
+    let tail_micros = |d: Duration| u64::try_from(d.as_micros()).unwrap();
     let started = Instant::now();
     for i in 0..13 {
         // Serve the version the store does not hold, so a run that gets to commit changes it.
@@ -693,12 +786,24 @@ fn sigkill_at_random_moments_never_breaks_a_feed_or_the_store() {
         let kill_at = match i {
             0 | 1 => Some((0, rng.next() % 150_000)),
             2 => None,
-            _ if i % 2 == 0 => Some((n, rng.next() % 65_000)),
+            _ if i % 2 == 0 => Some((n, tail_micros(tail) * (400 + rng.next() % 600) / 1000)),
             _ => Some(((rng.next() % n as u64) as usize, rng.next() % 20_000)),
         };
         match kill_at {
             None => {
-                assert_eq!(child.wait().unwrap().code(), Some(0));
+                // Timed: how long the run goes on after the server's last answer.
+                let (mut seen, mut last) = (0, Instant::now());
+                let status = loop {
+                    if let Some(status) = child.try_wait().unwrap() {
+                        break status;
+                    }
+                    if fetches(&server) != seen {
+                        (seen, last) = (fetches(&server), Instant::now());
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                };
+                assert_eq!(status.code(), Some(0));
+                tail = last.elapsed();
                 n = fetches(&server);
                 completed += 1;
             }
@@ -845,4 +950,23 @@ fn a_second_build_on_a_busy_store_exits_2_naming_the_lock_or_waits() {
         second.stderr
     );
     assert_eq!(first.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn list_into_a_closed_pipe_is_not_a_panic() {
+    // `noticefeed list | head -1`: the reader goes away before `list` prints.
+    let job = Job::new(&[JQZS, ZCFG], true);
+    let mut child = Command::new(support::bin())
+        .current_dir(job.path())
+        .args(job.args("http://127.0.0.1:9", 0, "list", &[]))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
