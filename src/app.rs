@@ -69,13 +69,14 @@ impl FeedSummary {
         match &self.error {
             Some(e) => format!("{}: FAILED, previous files kept: {e}", self.feed),
             None => format!(
-                "{}: {} new, {} updated, {} unchanged; {} items, {} files written{}{}",
+                "{}: {} new, {} updated, {} unchanged; {} items, {} file{} written{}{}",
                 self.feed,
                 self.new,
                 self.updated,
                 self.unchanged,
                 self.items,
                 self.files_written,
+                if self.files_written == 1 { "" } else { "s" },
                 if self.notices_failed > 0 {
                     format!(", {} notices failed", self.notices_failed)
                 } else {
@@ -230,6 +231,10 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
         .collect();
 
     let _lock = RunLock::acquire(&global.state, args.wait)?;
+    let swept = write::sweep_temporaries(&args.out);
+    if swept > 0 {
+        log::info!("removed {swept} temporary files left by an interrupted run");
+    }
     let store = Store::open(&global.state)?;
     let scraping = sources
         .iter()

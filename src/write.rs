@@ -41,6 +41,24 @@ pub fn publish(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
     Ok(true)
 }
 
+/// Removes temporary files a killed run left in `dir` (`.noticefeed-*.tmp`, never a feed's
+/// name). Only called while holding the run lock, so no live run is writing them. Returns how
+/// many were removed; a folder that does not exist yet has none.
+pub fn sweep_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(".noticefeed-") && name.ends_with(".tmp")
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 /// tempfile creates files 0600; published feeds are meant to be served, so 0644.
 #[cfg(unix)]
 fn set_readable(f: &std::fs::File) -> std::io::Result<()> {
@@ -70,5 +88,15 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"b");
         let leftovers = std::fs::read_dir(dir.path().join("out")).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_killed_runs_temporaries_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".noticefeed-abc.tmp"), b"half").unwrap();
+        std::fs::write(dir.path().join("x.atom.xml"), b"feed").unwrap();
+        assert_eq!(sweep_temporaries(dir.path()), 1);
+        assert_eq!(sweep_temporaries(&dir.path().join("missing")), 0);
+        assert!(dir.path().join("x.atom.xml").exists());
     }
 }

@@ -29,7 +29,8 @@ use crate::normalize;
 /// Why a channel could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("list page {url}")]
+    /// The source names the URL (as the site knows it, never the mirror's).
+    #[error("reading the list page")]
     List {
         url: Url,
         #[source]
