@@ -631,13 +631,14 @@ fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
             });
         }
     };
+    let mut table = String::new();
     for (url, page) in &scraped.pages {
-        println!(
-            "# {url}: {} items (title {}, link {}, date {})",
+        table.push_str(&format!(
+            "# {url}: {} items (title {}, link {}, date {})\n",
             page.items_matched, page.title_matched, page.link_matched, page.date_matched
-        );
+        ));
     }
-    println!("date\ttitle\tlink\tattachments");
+    table.push_str("date\ttitle\tlink\tattachments\n");
     let mut failed = 0;
     for sn in &scraped.notices {
         let date = match &sn.raw.date {
@@ -660,12 +661,13 @@ fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
             .map(|a| format!("{} ({} bytes)", a.url, a.length))
             .collect();
         failed += usize::from(sn.detail_failed);
-        println!(
-            "{date}\t{}\t{link}\t{}",
+        table.push_str(&format!(
+            "{date}\t{}\t{link}\t{}\n",
             normalize::clean_text(&sn.raw.title),
             atts.join(" ")
-        );
+        ));
     }
+    print_table(&table)?;
     for w in &scraped.warnings {
         eprintln!("warning: {w}");
     }
@@ -712,16 +714,18 @@ fn list(global: &Global) -> Result<Outcome> {
             failure
         ));
     }
-    // `noticefeed list | head` closes the pipe early: that is the reader's choice, not an
-    // error, and `println!` would panic on it.
+    print_table(&table)?;
+    Ok(Outcome::default())
+}
+
+/// Writes a command's table to stdout at once. `noticefeed list | head` closes the pipe early:
+/// that is the reader's choice, not an error, and `println!` would panic on it.
+fn print_table(table: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(table.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(e).context("writing the list to stdout");
-        }
-        _ => {}
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
     }
-    Ok(Outcome::default())
 }
 
 /// Hex SHA-256, for the HTTP cache's content hash.

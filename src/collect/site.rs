@@ -11,7 +11,6 @@
 //! "unknown") without a HEAD request. Both are warnings naming the rule, never failures.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -541,9 +540,6 @@ pub fn parse_site_date(raw: &str, formats: &[String]) -> Option<NaiveDateTime> {
     }
     None
 }
-
-/// Shared handle for `app`.
-pub type SharedWalker = Arc<Walker>;
 
 #[cfg(test)]
 mod tests {

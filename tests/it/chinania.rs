@@ -8,10 +8,10 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::server::Server;
+use crate::server::{serve_mirror_copy, Server};
 use crate::support::{self, parse_feed, run_in, xmllint_ok};
 
-const ORIGIN: &str = "https://www.chinania.org.cn";
+use crate::support::CHINANIA as ORIGIN;
 
 fn expected() -> &'static Value {
     static E: OnceLock<Value> = OnceLock::new();
@@ -19,10 +19,6 @@ fn expected() -> &'static Value {
         let p = support::shared().join("fixtures/chinania_expected.json");
         serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
     })
-}
-
-fn mirror_root() -> PathBuf {
-    support::shared().join("fixtures/chinania")
 }
 
 /// The feed id of a channel key such as `xiehuidongtai/xiehuitongzhi`.
@@ -60,27 +56,13 @@ impl Built {
 }
 
 fn build_args(dir: &Path, server: &Server, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "--feeds".into(),
-        support::repo().join("feeds").display().to_string(),
-        "--state".into(),
-        dir.join("state.sqlite").display().to_string(),
-        "--mirror".into(),
-        format!("{ORIGIN}={}", server.base()),
-        "--delay-ms".into(),
-        "0".into(),
-        "build".into(),
-        "--out".into(),
-        dir.join("public").display().to_string(),
-    ];
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
+    support::mirror_build_args(dir, &server.base(), extra)
 }
 
 fn full_build() -> &'static Built {
     static B: OnceLock<Built> = OnceLock::new();
     B.get_or_init(|| {
-        let server = Server::start(&mirror_root());
+        let server = Server::start(&support::chinania_mirror());
         let dir = tempfile::tempdir().unwrap();
         let args = build_args(dir.path(), &server, &["--backfill", "3"]);
         let run = run_in(dir.path(), &args, &[]);
@@ -338,15 +320,14 @@ fn outputs_are_valid_for_schema_and_feedparser() {
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     if let Some(seen) = crate::interop::feedparser(&refs) {
         for f in &files {
-            let r = &seen[f.display().to_string().as_str()];
-            assert_eq!(r["bozo"], 0, "{}: {}", f.display(), r["bozo_exception"]);
+            crate::interop::assert_no_bozo(&seen[f.display().to_string().as_str()], f);
         }
     }
 }
 
 #[test]
 fn first_pages_only_by_default_and_one_page_channels_never_ask_for_page_two() {
-    let server = Server::start(&mirror_root());
+    let server = Server::start(&support::chinania_mirror());
     let dir = tempfile::tempdir().unwrap();
     let args = build_args(
         dir.path(),
@@ -373,7 +354,7 @@ fn first_pages_only_by_default_and_one_page_channels_never_ask_for_page_two() {
 #[test]
 fn list_layout_change_fails_loudly_and_keeps_previous_files() {
     let copy = tempfile::tempdir().unwrap();
-    support::copy_dir(&mirror_root(), copy.path());
+    support::copy_dir(&support::chinania_mirror(), copy.path());
     let server = Server::start(copy.path());
     let dir = tempfile::tempdir().unwrap();
     let ids = ["chinania-xiehuitongzhi", "chinania-jqzs"];
@@ -413,7 +394,7 @@ fn list_layout_change_fails_loudly_and_keeps_previous_files() {
 
 #[test]
 fn check_prints_a_table_and_writes_nothing() {
-    let server = Server::start(&mirror_root());
+    let server = Server::start(&support::chinania_mirror());
     let dir = tempfile::tempdir().unwrap();
     let run = run_in(
         dir.path(),
@@ -513,17 +494,9 @@ fn a_second_site_works_from_toml_alone() {
     );
 }
 
-/// A copy of the mirror, served, for tests that change the site.
-fn served_copy() -> (tempfile::TempDir, Server) {
-    let copy = tempfile::tempdir().unwrap();
-    support::copy_dir(&mirror_root(), copy.path());
-    let server = Server::start(copy.path());
-    (copy, server)
-}
-
 #[test]
 fn bad_dates_are_kept_and_dated_when_first_seen_never_guessed() {
-    let (copy, server) = served_copy();
+    let (copy, server) = serve_mirror_copy();
     let chan = copy.path().join("html/hangyetongji/jqzs");
     let list = chan.join("index.html");
     let mut html = std::fs::read_to_string(&list).unwrap();
@@ -600,7 +573,7 @@ fn bad_dates_are_kept_and_dated_when_first_seen_never_guessed() {
 
 #[test]
 fn a_failing_detail_page_keeps_the_list_entry_and_says_so() {
-    let (copy, server) = served_copy();
+    let (copy, server) = serve_mirror_copy();
     let gone = copy
         .path()
         .join("html/zcfg/zhengcefagui/2026/0918/62026.html");

@@ -406,28 +406,15 @@ fn newsboat_reads_a_scraped_chinese_feed_with_exact_titles() {
     if !newsboat_available() {
         return;
     }
-    const ORIGIN: &str = "https://www.chinania.org.cn";
+    use crate::support::CHINANIA as ORIGIN;
     let expected: Value = serde_json::from_slice(
         &fs::read(support::shared().join("fixtures/chinania_expected.json")).unwrap(),
     )
     .unwrap();
-    let server = Server::start(&support::shared().join("fixtures/chinania"));
+    let server = Server::start(&support::chinania_mirror());
     let dir = tempfile::tempdir().unwrap();
     let build = || {
-        let args: Vec<String> = vec![
-            "--feeds".into(),
-            support::repo().join("feeds").display().to_string(),
-            "--state".into(),
-            dir.path().join("state.sqlite").display().to_string(),
-            "--mirror".into(),
-            format!("{ORIGIN}={}", server.base()),
-            "--delay-ms".into(),
-            "0".into(),
-            "build".into(),
-            "--out".into(),
-            dir.path().join("public").display().to_string(),
-            "chinania-jqzs".into(),
-        ];
+        let args = support::mirror_build_args(dir.path(), &server.base(), &["chinania-jqzs"]);
         run_in(dir.path(), &args, &[]).expect_code(0);
     };
     build();

@@ -7,37 +7,18 @@
 
 use std::path::Path;
 
-use crate::server::{Logged, Server};
+use crate::server::{serve_mirror_copy, Logged, Server};
 use crate::support::{self, parse_feed, run_in};
 
-const ORIGIN: &str = "https://www.chinania.org.cn";
 const LIST: &str = "/html/hangyetongji/jqzs/";
 const FEED: &str = "chinania-jqzs";
 
 fn build(dir: &Path, server: &Server) -> support::Run {
-    let args: Vec<String> = vec![
-        "--feeds".into(),
-        support::repo().join("feeds").display().to_string(),
-        "--state".into(),
-        dir.join("state.sqlite").display().to_string(),
-        "--mirror".into(),
-        format!("{ORIGIN}={}", server.base()),
-        "--delay-ms".into(),
-        "0".into(),
-        "build".into(),
-        "--out".into(),
-        dir.join("public").display().to_string(),
-        FEED.into(),
-    ];
-    run_in(dir, &args, &[])
-}
-
-/// A copy of the offline mirror, served on 127.0.0.1.
-fn served_copy() -> (tempfile::TempDir, Server) {
-    let copy = tempfile::tempdir().unwrap();
-    support::copy_dir(&support::shared().join("fixtures/chinania"), copy.path());
-    let server = Server::start(copy.path());
-    (copy, server)
+    run_in(
+        dir,
+        support::mirror_build_args(dir, &server.base(), &[FEED]),
+        &[],
+    )
 }
 
 fn summary(reqs: &[Logged]) -> Vec<String> {
@@ -77,7 +58,7 @@ fn stored_robots(state: &Path) -> (String, u16, Option<String>, String) {
 
 #[test]
 fn a_rerun_asks_only_the_list_page_and_robots_txt_waits_for_its_ttl() {
-    let (_copy, server) = served_copy();
+    let (_copy, server) = serve_mirror_copy();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.sqlite");
 
@@ -136,7 +117,7 @@ fn a_rerun_asks_only_the_list_page_and_robots_txt_waits_for_its_ttl() {
 
 #[test]
 fn disallowed_detail_pages_and_attachments_are_skipped_with_the_rule_named() {
-    let (copy, server) = served_copy();
+    let (copy, server) = serve_mirror_copy();
     let root = copy.path();
     std::fs::write(
         root.join("robots.txt"),

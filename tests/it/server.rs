@@ -223,3 +223,11 @@ fn handle(
         stream.flush()?;
     }
 }
+
+/// A copy of the chinania mirror that a test may change, served on 127.0.0.1.
+pub fn serve_mirror_copy() -> (tempfile::TempDir, Server) {
+    let copy = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(&crate::support::chinania_mirror(), copy.path());
+    let server = Server::start(copy.path());
+    (copy, server)
+}

@@ -297,3 +297,31 @@ pub fn xmllint_ok(file: &Path, atom: bool) -> bool {
     );
     true
 }
+
+/// The site the offline mirror in `../shared/fixtures/chinania` stands in for.
+pub const CHINANIA: &str = "https://www.chinania.org.cn";
+
+/// The offline mirror of www.chinania.org.cn.
+pub fn chinania_mirror() -> PathBuf {
+    shared().join("fixtures/chinania")
+}
+
+/// Arguments of a `build` of the shipped definitions with the chinania site fetched from
+/// `base`, the store and the output in `dir`, then `extra` (feed ids, flags).
+pub fn mirror_build_args(dir: &Path, base: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--feeds".into(),
+        repo().join("feeds").display().to_string(),
+        "--state".into(),
+        dir.join("state.sqlite").display().to_string(),
+        "--mirror".into(),
+        format!("{CHINANIA}={base}"),
+        "--delay-ms".into(),
+        "0".into(),
+        "build".into(),
+        "--out".into(),
+        dir.join("public").display().to_string(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
