@@ -2,13 +2,12 @@
 # Benchmark: a full build of every shipped feed from the offline chinania mirror (all 25 list
 # pages, 273 detail pages, 13 attachment HEADs, `--backfill 3`), then an unchanged rerun.
 # Prints wall time and peak memory of each (GNU time). Serves the mirror on 127.0.0.1 only.
-#   bash benches/build.sh [path/to/shared]
+#   bash benches/build.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-shared=${1:-../shared}
 cargo build --release --quiet
 work=$(mktemp -d)
-python3 "$shared/fixtures/serve.py" --root "$shared/fixtures/chinania" --port 0 \
+python3 tests/fixtures/serve.py --root tests/fixtures/chinania --port 0 \
     --port-file "$work/port" --log "$work/requests.jsonl" --quiet >/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT

@@ -1,6 +1,6 @@
 //! The shipped chinania definitions, unchanged, run through `--mirror` against a real HTTP
 //! server on 127.0.0.1 over the offline mirror, and checked against every documented value in
-//! `../shared/fixtures/chinania_expected.json`. See: #3.
+//! `tests/fixtures/chinania_expected.json`. See: #3.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,8 +16,8 @@ use crate::support::CHINANIA as ORIGIN;
 fn expected() -> &'static Value {
     static E: OnceLock<Value> = OnceLock::new();
     E.get_or_init(|| {
-        let p = support::shared().join("fixtures/chinania_expected.json");
-        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+        serde_json::from_slice(&support::read_fixture("chinania_expected.json"))
+            .expect("chinania_expected.json is JSON")
     })
 }
 

@@ -27,7 +27,7 @@ const XHTZ: &str = "chinania-xiehuitongzhi";
 const ZCFG_LIST: &str = "html/zcfg/zhengcefagui/index.html";
 
 fn mirror_root() -> PathBuf {
-    support::shared().join("fixtures/chinania")
+    support::fixture("chinania")
 }
 
 /// A writable copy of the mirror, for tests that change the site.

@@ -1,5 +1,5 @@
 //! The bundled notices, built by the real binary and read back with feed-rs, against the
-//! expectations in `shared/fixtures/notices_expected.json`.
+//! expectations in `tests/fixtures/notices_expected.json`.
 
 // Tests may unwrap (STYLE.md §4): a panic with its message is the report.
 #![allow(clippy::unwrap_used)]
@@ -41,9 +41,8 @@ fn instant(raw: &str) -> DateTime<Utc> {
 }
 
 fn expected() -> Vec<Expected> {
-    let text = fs::read_to_string(crate::support::shared().join("fixtures/notices_expected.json"))
-        .expect("shared/fixtures/notices_expected.json beside the repository");
-    let json: Value = serde_json::from_str(&text).unwrap();
+    let json: Value =
+        serde_json::from_slice(&crate::support::read_fixture("notices_expected.json")).unwrap();
     let mut out = Vec::new();
     for kind in ["txt", "md"] {
         for n in json[kind].as_array().unwrap() {

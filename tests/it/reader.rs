@@ -195,8 +195,7 @@ impl Reader {
 /// The instant each bundled notice's date means in Asia/Shanghai, by title, from
 /// `notices_expected.json`.
 fn expected_instants() -> BTreeMap<String, i64> {
-    let p = support::shared().join("fixtures/notices_expected.json");
-    let e: Value = serde_json::from_slice(&fs::read(p).unwrap()).unwrap();
+    let e: Value = serde_json::from_slice(&support::read_fixture("notices_expected.json")).unwrap();
     let mut out = BTreeMap::new();
     for n in e["txt"].as_array().unwrap() {
         let day = NaiveDate::parse_from_str(n["date"].as_str().unwrap(), "%Y-%m-%d").unwrap();
@@ -407,10 +406,8 @@ fn newsboat_reads_a_scraped_chinese_feed_with_exact_titles() {
         return;
     }
     use crate::support::CHINANIA as ORIGIN;
-    let expected: Value = serde_json::from_slice(
-        &fs::read(support::shared().join("fixtures/chinania_expected.json")).unwrap(),
-    )
-    .unwrap();
+    let expected: Value =
+        serde_json::from_slice(&support::read_fixture("chinania_expected.json")).unwrap();
     let server = Server::start(&support::chinania_mirror());
     let dir = tempfile::tempdir().unwrap();
     let build = || {

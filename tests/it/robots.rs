@@ -1,6 +1,6 @@
 //! robots.txt across runs and robots.txt rules on a real site copy: the shipped chinania
 //! definitions through `--mirror` against the 127.0.0.1 server over a copy of
-//! `../shared/fixtures/chinania`. See: #5 (robots.txt fetched once per origin, cached in the
+//! `tests/fixtures/chinania`. See: #5 (robots.txt fetched once per origin, cached in the
 //! store with its own conditional request; a disallowed URL skipped with a warning naming the
 //! rule) and #4 (a rerun against an unchanged site makes one conditional request per list page
 //! and no other request).

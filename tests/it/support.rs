@@ -20,9 +20,30 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The read-only `shared/` folder beside the repository (fixtures, schemas).
-pub fn shared() -> PathBuf {
-    repo().join("../shared")
+/// `tests/fixtures/`: every file a test reads lives in the repository.
+pub fn fixtures() -> PathBuf {
+    repo().join("tests/fixtures")
+}
+
+/// A fixture file or folder under `tests/fixtures/`, checked to exist: a missing one fails
+/// with what is missing and where it comes from, never a bare `NotFound`.
+#[track_caller]
+pub fn fixture(rel: &str) -> PathBuf {
+    let p = fixtures().join(rel);
+    assert!(
+        p.exists(),
+        "test fixture {} is missing: it is part of the repository (tests/fixtures/{rel}); \
+         restore it with `git checkout -- tests/fixtures`",
+        p.display()
+    );
+    p
+}
+
+/// Reads a fixture file (see [`fixture`]).
+#[track_caller]
+pub fn read_fixture(rel: &str) -> Vec<u8> {
+    let p = fixture(rel);
+    fs::read(&p).unwrap_or_else(|e| panic!("reading test fixture {}: {e}", p.display()))
 }
 
 /// The binary under test.
@@ -285,7 +306,7 @@ pub fn xmllint_ok(file: &Path, atom: bool) -> bool {
     };
     cmd.arg("--noout");
     if atom {
-        cmd.arg("--relaxng").arg(shared().join("schemas/atom.rng"));
+        cmd.arg("--relaxng").arg(fixture("schemas/atom.rng"));
     }
     let out = cmd.arg(file).output().unwrap();
     assert!(
@@ -298,12 +319,12 @@ pub fn xmllint_ok(file: &Path, atom: bool) -> bool {
     true
 }
 
-/// The site the offline mirror in `../shared/fixtures/chinania` stands in for.
+/// The site the offline mirror in `tests/fixtures/chinania` stands in for.
 pub const CHINANIA: &str = "https://www.chinania.org.cn";
 
 /// The offline mirror of www.chinania.org.cn.
 pub fn chinania_mirror() -> PathBuf {
-    shared().join("fixtures/chinania")
+    fixture("chinania")
 }
 
 /// Arguments of a `build` of the shipped definitions with the chinania site fetched from
