@@ -105,24 +105,80 @@ fn normalize_percent(s: &str) -> String {
     out
 }
 
-/// An absolute link in the one spelling we compare and publish: host lowercased, default port
-/// and fragment dropped, tracking parameters dropped, remaining query sorted, percent-encoding
-/// normalized. The scheme is kept for display; [`CanonicalUrl::guid_key`] folds http into https.
+/// Why a link was refused. Each names the value as it was written, so the warning that drops
+/// it can say what the page or file held.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadLink {
+    #[error("empty link")]
+    Empty,
+    #[error("link `{0}` only points inside the page")]
+    FragmentOnly(String),
+    #[error("link `{value}` is not a URL ({source})")]
+    Parse {
+        value: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("link `{0}` is not an http(s) link")]
+    Scheme(String),
+    #[error("link `{0}` has no host")]
+    NoHost(String),
+}
+
+/// An absolute `http`/`https` link in the one spelling we compare and publish: host lowercased,
+/// default port and fragment dropped, tracking parameters dropped, remaining query sorted,
+/// percent-encoding normalized. The scheme is kept for display; [`CanonicalUrl::guid_key`] folds
+/// http into https.
+///
+/// Only the constructors build one, and they refuse every other scheme (`javascript:`, `data:`,
+/// `file:`, `mailto:` …), empty and `#`-only hrefs, so an item link, an enclosure or a content
+/// link read from a hostile page can never be anything a reader would run or open locally.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CanonicalUrl(Url);
 
 impl CanonicalUrl {
     /// Resolves `raw` (absolute, root-relative, protocol-relative or relative) against `base`.
-    pub fn resolve(raw: &str, base: &Url) -> Result<Self, url::ParseError> {
-        Ok(Self::from_url(base.join(raw.trim())?))
+    pub fn resolve(raw: &str, base: &Url) -> Result<Self, BadLink> {
+        let t = Self::precheck(raw)?;
+        let u = base.join(t).map_err(|source| BadLink::Parse {
+            value: raw.to_owned(),
+            source,
+        })?;
+        Self::from_url(raw, u)
     }
 
     /// Parses an absolute link.
-    pub fn parse(raw: &str) -> Result<Self, url::ParseError> {
-        Ok(Self::from_url(Url::parse(raw.trim())?))
+    pub fn parse(raw: &str) -> Result<Self, BadLink> {
+        let t = Self::precheck(raw)?;
+        let u = Url::parse(t).map_err(|source| BadLink::Parse {
+            value: raw.to_owned(),
+            source,
+        })?;
+        Self::from_url(raw, u)
     }
 
-    fn from_url(mut u: Url) -> Self {
+    fn precheck(raw: &str) -> Result<&str, BadLink> {
+        let t = raw.trim();
+        if t.is_empty() {
+            return Err(BadLink::Empty);
+        }
+        if t.starts_with('#') {
+            return Err(BadLink::FragmentOnly(raw.to_owned()));
+        }
+        Ok(t)
+    }
+
+    fn from_url(raw: &str, u: Url) -> Result<Self, BadLink> {
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(BadLink::Scheme(raw.to_owned()));
+        }
+        if u.host_str().is_none_or(str::is_empty) {
+            return Err(BadLink::NoHost(raw.to_owned()));
+        }
+        Ok(Self::canonical(u))
+    }
+
+    fn canonical(mut u: Url) -> Self {
         u.set_fragment(None);
         // `Url` already lowercases the host and drops a port equal to the scheme's default.
         let mut pairs: Vec<(String, String)> = u
@@ -358,6 +414,38 @@ mod tests {
         assert_eq!(only_tracking.as_str(), "https://h/p.html");
         let chinese = CanonicalUrl::parse("https://h/uploads/附件2：回执.docx").unwrap();
         assert!(chinese.as_str().starts_with("https://h/uploads/%E9%99%84"));
+    }
+
+    #[test]
+    fn links_are_http_or_https_only() {
+        // See: issue 9, case 2 (the exact values from the report).
+        let base = Url::parse("https://www.chinania.org.cn/html/a/b/").unwrap();
+        for bad in [
+            "javascript:alert(document.cookie)",
+            "javascript:void(0);",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "javascript://x/%0Aalert(document.domain)//a.pdf",
+            "data:text/html,<script>alert(1)</script>",
+            "file:///etc/passwd",
+            "mailto:a@b.c",
+            "ftp://h/x",
+            "#",
+            "#top",
+            "",
+            "   ",
+            "http://",
+        ] {
+            assert!(CanonicalUrl::resolve(bad, &base).is_err(), "{bad:?}");
+            assert!(CanonicalUrl::parse(bad).is_err(), "{bad:?}");
+        }
+        let e = CanonicalUrl::parse("file:///etc/passwd").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "link `file:///etc/passwd` is not an http(s) link"
+        );
+        assert!(CanonicalUrl::resolve("x.html#frag", &base).is_ok());
+        assert!(CanonicalUrl::resolve("?page=2", &base).is_ok());
     }
 
     #[test]

@@ -81,7 +81,8 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
         RawBody::Markdown(md) => markdown_to_html(md),
         RawBody::Html(h) => h.clone(),
     };
-    let mut content_html = sanitize_html(&html, raw.link.as_ref().map(|l| l.as_url()));
+    let base = raw.link.as_ref().map(|l| l.as_url());
+    let body_html = sanitize_html(&html, base);
     let summary = match raw
         .summary
         .as_deref()
@@ -89,8 +90,9 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
         .filter(|s| !s.is_empty())
     {
         Some(s) => s,
-        None => summarize(&content_html, SUMMARY_CHARS),
+        None => summarize(&body_html, SUMMARY_CHARS),
     };
+    let mut content_html = body_html;
     if !raw.attachments.is_empty() {
         content_html.push_str("\n<p>附件 / Attachments:</p>\n<ul>");
         for a in &raw.attachments {
@@ -101,6 +103,9 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
             ));
         }
         content_html.push_str("</ul>");
+        // The final document is sanitized as a whole: nothing appended after the body's own
+        // cleaning can bring a link or markup the policy refuses.
+        content_html = sanitize_html(&content_html, base);
     }
     let mut categories: Vec<String> = Vec::new();
     for c in raw.tags.iter().chain(cx.categories) {
@@ -217,15 +222,18 @@ pub fn markdown_to_html(md: &str) -> String {
     out
 }
 
-/// ammonia's defaults (no script, no `on*`, no `javascript:`), with relative `href`/`src`
-/// made absolute against the notice's own link so they work inside a reader.
+/// ammonia's defaults (no script, no `on*`, no `style`), links limited to `http`/`https`, with
+/// relative `href`/`src` made absolute against the notice's own link so they work inside a
+/// reader. Without a link to resolve against, a relative link means nothing in a reader and is
+/// dropped (the element and its text stay).
 pub fn sanitize_html(html: &str, base: Option<&url::Url>) -> String {
     let mut b = ammonia::Builder::default();
     b.link_rel(Some("noopener noreferrer"));
+    b.url_schemes(std::collections::HashSet::from(["http", "https"]));
     if let Some(base) = base {
         b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
     } else {
-        b.url_relative(ammonia::UrlRelative::PassThrough);
+        b.url_relative(ammonia::UrlRelative::Deny);
     }
     b.clean(html).to_string().trim().to_owned()
 }
@@ -351,9 +359,29 @@ mod tests {
         assert!(h.contains("src=\"https://h/uploads/p.jpg\""), "{h}");
         assert!(h.contains("href=\"https://h/f.pdf\""), "{h}");
         assert!(
-            h.ends_with("<li><a href=\"https://h/f.pdf\">附件1</a></li></ul>"),
+            h.ends_with(
+                "<li><a href=\"https://h/f.pdf\" rel=\"noopener noreferrer\">附件1</a></li></ul>"
+            ),
             "{h}"
         );
+    }
+
+    #[test]
+    fn content_links_are_http_only_even_without_a_base() {
+        // See: issue 9, case 2.
+        let mut r = raw();
+        r.body = RawBody::Markdown(
+            "[a](javascript:alert(1)) [b](data:text/html,x) [c](file:///etc/passwd) \
+             [d](mailto:a@b.c) [e](rel.html) [f](https://h/ok.html) \
+             <a href=\"javascript://x/%0Aalert(document.domain)//a.pdf\">g</a>"
+                .into(),
+        );
+        let h = normalize(r, &cx()).unwrap().content_html;
+        assert_eq!(h.matches("href=").count(), 1, "{h}");
+        assert!(h.contains("href=\"https://h/ok.html\""), "{h}");
+        for bad in ["javascript", "data:", "file:", "mailto:", "rel.html"] {
+            assert!(!h.contains(bad), "{bad}: {h}");
+        }
     }
 
     #[test]

@@ -480,7 +480,7 @@ fn notice_from_fields(
     let link = match string_field(&map, "link")? {
         Some(l) => Some(
             CanonicalUrl::parse(&l)
-                .map_err(|e| format!("`link` `{l}` is not an absolute URL ({e})"))?,
+                .map_err(|e| format!("`link`: {e} (expected an absolute http(s) URL)"))?,
         ),
         None => None,
     };

@@ -257,10 +257,8 @@ impl Walker {
             let link = match CanonicalUrl::resolve(&entry.href, &page_url) {
                 Ok(l) => l,
                 Err(e) => {
-                    out.warnings.push(format!(
-                        "list page {page_url}: link `{}` is not a URL ({e}); entry skipped",
-                        entry.href
-                    ));
+                    out.warnings
+                        .push(format!("list page {page_url}: {e}; entry skipped"));
                     continue;
                 }
             };
@@ -453,8 +451,16 @@ impl Walker {
         };
         let mut out: Vec<Attachment> = Vec::new();
         for (href, label) in links {
-            let Ok(url) = CanonicalUrl::resolve(href, page) else {
-                continue;
+            let url = match CanonicalUrl::resolve(href, page) {
+                Ok(u) => u,
+                Err(e) => {
+                    // Only a link that looks like an attachment is worth a warning; the rest
+                    // (`javascript:void(0)` menus, `#top`) were never candidates.
+                    if looks_like_attachment(href, &spec.attachment_extensions) {
+                        warnings.push(format!("detail page {page}: attachment {e}; skipped"));
+                    }
+                    continue;
+                }
             };
             let Some(ext) = extension(url.as_url()) else {
                 continue;
@@ -497,6 +503,16 @@ impl Walker {
         self.lengths.lock().await.insert(key, n);
         Ok(n)
     }
+}
+
+/// Whether an href as written ends in one of the attachment extensions (query ignored).
+fn looks_like_attachment(href: &str, extensions: &[String]) -> bool {
+    let path = href.split(['?', '#']).next().unwrap_or_default();
+    path.rsplit_once('.').is_some_and(|(_, ext)| {
+        extensions
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(ext.trim()))
+    })
 }
 
 /// The lower-cased extension of a URL's last path segment.
