@@ -31,11 +31,32 @@ use crate::write;
 pub struct Outcome {
     pub feeds_failed: usize,
     pub notices_failed: usize,
+    /// `--report` could not be written; the feeds were (exit 1, not 2).
+    pub report_failed: bool,
 }
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.feeds_failed == 0 && self.notices_failed == 0
+        self.feeds_failed == 0 && self.notices_failed == 0 && !self.report_failed
+    }
+}
+
+/// Runs one feed's work so that a panic in it (a bug, reached by some input) fails that feed
+/// with a message naming it, and the run goes on with the others: exit 1, never 101.
+fn isolated<T>(feed: &FeedId, stage: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(anyhow::anyhow!(
+                "internal error while {stage} feed {feed} (panic: {}); please report it",
+                normalize::clean_text(&what)
+            ))
+        }
     }
 }
 
@@ -263,11 +284,11 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
     let mut fresh: HashMap<FeedId, Option<Vec<Item>>> = HashMap::new();
     for def in &sources {
         let publish = selected_ids.contains(def.id());
-        let result = collect_feed(&mut run, def);
+        let result = isolated(def.id(), "collecting", || collect_feed(&mut run, def));
         match result {
             Ok(f) => {
                 let summary = if publish {
-                    publish_feed(&mut run, def, f.items.clone(), f.notices_failed, f.warnings)
+                    publish_isolated(&mut run, def, f.items.clone(), f.notices_failed, f.warnings)
                 } else {
                     FeedSummary {
                         feed: def.id().to_string(),
@@ -323,20 +344,22 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             .filter_map(|m| fresh.get(m).and_then(|f| f.as_deref()))
             .collect();
         let merged = merge(&members);
-        let summary = publish_feed(&mut run, def, merged, 0, 0);
+        let summary = publish_isolated(&mut run, def, merged, 0, 0);
         summaries.push(summary);
     }
 
     let mut outcome = Outcome::default();
     for s in &summaries {
         outcome.notices_failed += s.notices_failed;
+        let line = s.line();
+        let line = normalize::printable(&line);
         if s.ok {
             if !global.quiet {
-                eprintln!("{}", s.line());
+                eprintln!("{line}");
             }
         } else {
             outcome.feeds_failed += 1;
-            eprintln!("{}", s.line());
+            eprintln!("{line}");
         }
     }
     if let Some(path) = &args.report {
@@ -345,10 +368,41 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             ok: outcome.ok(),
             feeds: &summaries,
         };
-        let json = serde_json::to_string_pretty(&report).context("encoding the run report")?;
-        write::publish(path, format!("{json}\n").as_bytes())?;
+        // The feeds are written by now: a report that cannot be is a failure of this run
+        // (exit 1), not a run that could not start (exit 2).
+        let written = serde_json::to_string_pretty(&report)
+            .context("encoding the run report")
+            .and_then(|json| {
+                write::publish(path, format!("{json}\n").as_bytes()).context("run report")
+            });
+        if let Err(e) = written {
+            eprintln!("error: {e:#}");
+            outcome.report_failed = true;
+        }
     }
     Ok(outcome)
+}
+
+/// [`publish_feed`] under [`isolated`]: a panic while storing, rendering or writing fails the
+/// feed, and its previous files stay.
+fn publish_isolated(
+    run: &mut Run<'_>,
+    def: &FeedDef,
+    items: Vec<Item>,
+    notices_failed: usize,
+    warnings: usize,
+) -> FeedSummary {
+    let now = run.now;
+    let done = isolated(def.id(), "publishing", || {
+        Ok(publish_feed(run, def, items, notices_failed, warnings))
+    });
+    done.unwrap_or_else(|e| {
+        let msg = format!("{e:#}");
+        if let Err(re) = run.store.record_failure(def.id(), now, &msg) {
+            log::error!("{}: {re:#}", def.id());
+        }
+        failed(def.id(), msg)
+    })
 }
 
 fn failed(id: &FeedId, error: String) -> FeedSummary {
@@ -627,7 +681,7 @@ fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
             eprintln!("{}: {:#}", def.id(), anyhow::Error::from(e));
             return Ok(Outcome {
                 feeds_failed: 1,
-                notices_failed: 0,
+                ..Outcome::default()
             });
         }
     };
@@ -645,7 +699,13 @@ fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
             crate::model::RawDate::Local(d) => d.format("%Y-%m-%d %H:%M").to_string(),
             crate::model::RawDate::Zoned(d) => d.to_rfc3339(),
             crate::model::RawDate::Missing { raw } => {
-                format!("(no date: {})", raw.as_deref().unwrap_or("missing"))
+                // As the site wrote it, but never raw: it goes to the operator's terminal.
+                format!(
+                    "(no date: {})",
+                    normalize::printable(&normalize::clean_text(
+                        raw.as_deref().unwrap_or("missing")
+                    ))
+                )
             }
         };
         let link = sn
@@ -669,7 +729,7 @@ fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
     }
     print_table(&table)?;
     for w in &scraped.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", normalize::printable(w));
     }
     eprintln!(
         "{}: {} notices, {} warnings, {} detail pages failed",
@@ -735,4 +795,35 @@ fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_fails_the_feed_by_name_and_does_not_unwind_the_run() {
+        // See: issue 9, case 1 (exit 101 from a panic in the RSS renderer).
+        let id = FeedId::parse("notices").unwrap();
+        let r: Result<()> = isolated(&id, "publishing", || {
+            panic!("date \u{1b}[31m cannot be represented")
+        });
+        let msg = format!("{:#}", r.unwrap_err());
+        assert!(msg.contains("publishing feed notices"), "{msg}");
+        assert!(
+            msg.contains("cannot be represented") && !msg.contains('\u{1b}'),
+            "{msg}"
+        );
+        let ok: Result<u8> = isolated(&id, "collecting", || Ok(7));
+        assert_eq!(ok.unwrap(), 7);
+    }
+
+    #[test]
+    fn a_report_that_cannot_be_written_fails_the_run_not_its_start() {
+        let o = Outcome {
+            report_failed: true,
+            ..Outcome::default()
+        };
+        assert!(!o.ok());
+    }
 }

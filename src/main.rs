@@ -13,7 +13,10 @@ fn main() -> ExitCode {
         Ok(outcome) if outcome.ok() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!(
+                "error: {}",
+                noticefeed::normalize::printable(&format!("{e:#}"))
+            );
             ExitCode::from(2)
         }
     }
@@ -27,8 +30,19 @@ fn init_logging(quiet: bool, verbose: u8) {
         (false, 1) => "info",
         _ => "debug",
     };
+    // Messages carry text from sites and notice files: control characters are escaped before
+    // they reach the operator's terminal or cron's mail.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format_timestamp(None)
-        .format_target(false)
+        .format(|buf, record| {
+            use std::io::Write as _;
+            let style = buf.default_level_style(record.level());
+            let text = record.args().to_string();
+            writeln!(
+                buf,
+                "[{style}{:<5}{style:#}] {}",
+                record.level(),
+                noticefeed::normalize::printable(&text)
+            )
+        })
         .init();
 }

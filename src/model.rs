@@ -285,6 +285,19 @@ pub enum RawDate {
     Missing { raw: Option<String> },
 }
 
+/// The years every output can write: RFC 822 and RFC 3339 have four-digit years, the store's
+/// fixed-width text must sort as time, and nothing before the Unix epoch is a notice.
+pub const PUBLISHABLE_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// Whether `t` can be published: inside [`PUBLISHABLE_YEARS`] both in UTC and in the feed's zone
+/// (`9999-12-31T20:00:00Z` is already year 10000 in Asia/Shanghai). `normalize` refuses every
+/// other instant, so a renderer or the store never meets one.
+pub fn is_publishable(t: DateTime<Utc>, tz: chrono_tz::Tz) -> bool {
+    use chrono::Datelike as _;
+    PUBLISHABLE_YEARS.contains(&t.year())
+        && PUBLISHABLE_YEARS.contains(&t.with_timezone(&tz).year())
+}
+
 /// The body of a notice as collected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawBody {

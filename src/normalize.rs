@@ -8,7 +8,7 @@
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::model::{Guid, GuidKey, Item, RawBody, RawDate, RawNotice};
+use crate::model::{is_publishable, Guid, GuidKey, Item, RawBody, RawDate, RawNotice};
 
 /// Why a notice could not become an item. Each names where it came from.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -21,6 +21,12 @@ pub enum Error {
     NonexistentTime {
         origin: String,
         local: NaiveDateTime,
+        tz: Tz,
+    },
+    #[error("{origin}: date {} is outside the years 1970–9999 (in UTC or in {tz}); the notice is skipped", .value.to_rfc3339())]
+    DateOutOfRange {
+        origin: String,
+        value: DateTime<Utc>,
         tz: Tz,
     },
     #[error("{origin}: no id, link or path to derive a GUID from")]
@@ -68,6 +74,13 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
             }
         },
     };
+    if !is_publishable(published, cx.timezone) {
+        return Err(Error::DateOutOfRange {
+            origin: raw.origin,
+            value: published,
+            tz: cx.timezone,
+        });
+    }
     let Some(key) = guid_key(&raw) else {
         return Err(Error::NoIdentity { origin: raw.origin });
     };
@@ -195,6 +208,27 @@ pub fn clean_text(s: &str) -> String {
         }
     }
     out
+}
+
+/// Text for a terminal or a log: control characters other than newline and tab (ESC, BEL, CR,
+/// DEL, the C1 range) are shown as `\u{1b}` escapes, so text from a site or a notice file can
+/// never move the cursor, retitle the window or ring the bell of the operator's terminal.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && !matches!(c, '\n' | '\t') {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Plain text as HTML text: the markup characters become entities.
@@ -385,9 +419,68 @@ mod tests {
     }
 
     #[test]
+    fn dates_outside_1970_to_9999_are_refused() {
+        // See: issue 9, case 1: `9999-12-31T20:00:00Z` is year 10000 in Shanghai, and
+        // `01/01/0000` in a .txt became `-0001-12-31T15:54:17Z`, which the store could not read.
+        let mut r = raw();
+        r.date =
+            RawDate::Zoned(chrono::DateTime::parse_from_rfc3339("9999-12-31T20:00:00Z").unwrap());
+        let e = normalize(r.clone(), &cx()).unwrap_err();
+        assert!(matches!(e, Error::DateOutOfRange { .. }), "{e}");
+        assert!(
+            e.to_string().starts_with("n.txt: date +10000")
+                || e.to_string().contains("9999-12-31T20:00:00"),
+            "{e}"
+        );
+        r.date = RawDate::Local(
+            NaiveDate::from_ymd_opt(0, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap(),
+        );
+        assert!(matches!(
+            normalize(r.clone(), &cx()),
+            Err(Error::DateOutOfRange { .. })
+        ));
+        r.date = RawDate::Local(
+            NaiveDate::from_ymd_opt(1969, 12, 31)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap(),
+        );
+        assert!(normalize(r.clone(), &cx()).is_err());
+        // In UTC the same instant is fine; in Shanghai it is 10000-01-01.
+        let utc = Context {
+            timezone: chrono_tz::UTC,
+            ..cx()
+        };
+        r.date =
+            RawDate::Zoned(chrono::DateTime::parse_from_rfc3339("9999-12-31T20:00:00Z").unwrap());
+        assert!(normalize(r.clone(), &utc).is_ok());
+        r.date = RawDate::Local(
+            NaiveDate::from_ymd_opt(1970, 1, 1)
+                .unwrap()
+                .and_hms_opt(8, 0, 0)
+                .unwrap(),
+        );
+        assert!(normalize(r, &cx()).is_ok());
+    }
+
+    #[test]
     fn summaries_are_cut_on_char_boundaries() {
         let s = summarize("<p>有色金属行业</p>", 3);
         assert_eq!(s, "有色金…");
+    }
+
+    #[test]
+    fn printable_escapes_terminal_controls() {
+        // See: issue 9, case 7.
+        assert_eq!(
+            printable("a\u{1b}]0;x\u{7}b\rc\n\td"),
+            "a\\u{1b}]0;x\\u{7}b\\u{d}c\n\td"
+        );
+        assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
+        assert!(matches!(printable("平常"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -402,6 +402,14 @@ impl Walker {
                 }
             }
             Some(local) => match normalize::local_to_utc(local, tz) {
+                Some(utc) if !crate::model::is_publishable(utc, tz) => {
+                    warnings.push(format!(
+                        "{link}: date `{raw}` is outside the years 1970–9999; dated when first seen"
+                    ));
+                    RawDate::Missing {
+                        raw: Some(raw.to_owned()),
+                    }
+                }
                 Some(utc) if utc <= now + Duration::minutes(FUTURE_SLACK_MINUTES) => {
                     RawDate::Local(local)
                 }

@@ -248,7 +248,9 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
         message: e.to_string().trim_end().to_owned(),
     })?;
 
-    let title = raw.title.trim().to_owned();
+    // The same XML-safe cleaning as a notice's title: a control character in a definition
+    // must not make every output unreadable.
+    let title = crate::normalize::clean_text(&raw.title);
     if title.is_empty() {
         return Err(field_err(path, "title", "must not be empty"));
     }
@@ -385,7 +387,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
     }
     let description = raw
         .description
-        .map(|d| d.trim().to_owned())
+        .map(|d| crate::normalize::clean_text(&d))
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| title.clone());
     Ok(FeedDef {

@@ -12,7 +12,13 @@ use super::{feed_updated, self_href, Format};
 use crate::model::{FeedMeta, Item};
 
 pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
-    let date = |d: chrono::DateTime<chrono::Utc>| d.with_timezone(&meta.timezone).to_rfc2822();
+    // `to_rfc2822` panics on a year it cannot write; `normalize` keeps those out, and this
+    // formatter would write one rather than end the run should one ever get here.
+    let date = |d: chrono::DateTime<chrono::Utc>| {
+        d.with_timezone(&meta.timezone)
+            .format("%a, %-d %b %Y %H:%M:%S %z")
+            .to_string()
+    };
     let rss_items = items
         .iter()
         .map(|it| {
@@ -93,5 +99,36 @@ mod tests {
             crate::normalize::escape_html("a < b & <script>\"x\"</script>"),
             "a &lt; b &amp; &lt;script&gt;&quot;x&quot;&lt;/script&gt;"
         );
+    }
+}
+
+#[cfg(test)]
+mod date_tests {
+    use chrono::{TimeZone as _, Utc};
+
+    #[test]
+    fn the_date_format_equals_chronos_rfc2822_and_never_panics() {
+        let tz = chrono_tz::Asia::Shanghai;
+        for (y, m, d, h) in [
+            (2026, 1, 3, 0),
+            (1970, 1, 1, 0),
+            (2026, 12, 31, 23),
+            (9999, 12, 31, 15),
+        ] {
+            let t = Utc
+                .with_ymd_and_hms(y, m, d, h, 5, 9)
+                .unwrap()
+                .with_timezone(&tz);
+            assert_eq!(
+                t.format("%a, %-d %b %Y %H:%M:%S %z").to_string(),
+                t.to_rfc2822()
+            );
+        }
+        // Year 10000 in the zone: chrono's to_rfc2822 would panic here.
+        let t = Utc
+            .with_ymd_and_hms(9999, 12, 31, 20, 0, 0)
+            .unwrap()
+            .with_timezone(&tz);
+        assert!(!t.format("%a, %-d %b %Y %H:%M:%S %z").to_string().is_empty());
     }
 }

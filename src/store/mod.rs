@@ -467,12 +467,40 @@ impl Store {
                 .map_err(err())?;
 
             for incoming in items {
+                if let Err(why) = storable(incoming) {
+                    // `normalize` keeps these out; should one get here, it is refused rather
+                    // than written as a row no later run could read.
+                    log::error!("{feed}: notice {}: {why}; not stored", incoming.guid);
+                    continue;
+                }
                 let stored = select
                     .query_row((feed.as_str(), incoming.guid.as_str()), |r| {
-                        Ok((item_from_row(r)?, r.get::<_, String>(11)?))
+                        Ok(item_from_row(r).and_then(|i| Ok((i, r.get::<_, String>(11)?))))
                     })
                     .optional()
                     .map_err(err())?;
+                let stored = match stored {
+                    Some(Err(e)) => {
+                        // A row an older build wrote and this one cannot read: the fresh copy
+                        // replaces it, which heals the store instead of failing the feed.
+                        log::warn!(
+                            "{feed}: stored notice {} cannot be read back ({e}); replaced by the fresh copy",
+                            incoming.guid
+                        );
+                        let mut item = incoming.clone();
+                        if item.date_estimated {
+                            item.published = now;
+                        }
+                        item.updated = now;
+                        let hash = content_hash(&item);
+                        write_item(&mut replace, feed, &item, &hash, now).map_err(err())?;
+                        report.count(Change::Updated);
+                        changes.push(Change::Updated);
+                        continue;
+                    }
+                    Some(Ok(found)) => Some(found),
+                    None => None,
+                };
                 let mut item = incoming.clone();
                 let change = match stored {
                     None => {
@@ -517,19 +545,26 @@ impl Store {
     /// including items no longer on the source: nothing ever published is lost.
     pub fn archive(&self, feed: &FeedId, max: usize) -> Result<Vec<Item>, Error> {
         let err = || query_err(&self.path, || format!("reading the archive of feed {feed}"));
-        // SQLite's LIMIT is signed; a `max` beyond it means "all".
-        let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
                 "SELECT {ITEM_COLUMNS} FROM item WHERE feed = ?1
-                 ORDER BY published DESC, guid ASC LIMIT ?2"
+                 ORDER BY published DESC, guid ASC"
             ))
             .map_err(err())?;
-        let rows = stmt
-            .query_map((feed.as_str(), limit), item_from_row)
-            .map_err(err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(err())
+        // Rows are read lazily, so stopping at `max` good ones reads no more than that plus
+        // the ones skipped.
+        let rows = stmt.query_map([feed.as_str()], decode_row).map_err(err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            if out.len() >= max {
+                break;
+            }
+            if let Some(item) = reported(feed, row.map_err(err())?) {
+                out.push(item);
+            }
+        }
+        Ok(out)
     }
 
     /// One stored item, exactly as the feed publishes it.
@@ -538,12 +573,13 @@ impl Store {
             .query_row(
                 &format!("SELECT {ITEM_COLUMNS} FROM item WHERE feed = ?1 AND guid = ?2"),
                 (feed.as_str(), guid.as_str()),
-                item_from_row,
+                decode_row,
             )
             .optional()
             .map_err(query_err(&self.path, || {
                 format!("reading notice {guid} of feed {feed}")
             }))
+            .map(|row| row.and_then(|r| reported(feed, r)))
     }
 
     /// The stored item of `feed` whose canonical link
@@ -557,12 +593,13 @@ impl Store {
                      ORDER BY published DESC, guid ASC LIMIT 1"
                 ),
                 (feed.as_str(), link_key),
-                item_from_row,
+                decode_row,
             )
             .optional()
             .map_err(query_err(&self.path, || {
                 format!("looking up {link_key} in feed {feed}")
             }))
+            .map(|row| row.and_then(|r| reported(feed, r)))
     }
 
     /// The cached copy of a fetched URL, for If-None-Match / If-Modified-Since and for 304s.
@@ -852,6 +889,42 @@ fn attachments_json(items: &[Attachment]) -> String {
 /// should serde_json ever say otherwise.
 fn json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A row read as far as it decodes: the item, or its GUID and why it does not decode. Only an
+/// SQLite failure (not a bad value) is an `Err`.
+type Decoded = Result<Item, (String, rusqlite::Error)>;
+
+fn decode_row(r: &Row<'_>) -> rusqlite::Result<Decoded> {
+    let guid: String = r.get(0)?;
+    Ok(item_from_row(r).map_err(|e| (guid, e)))
+}
+
+/// A stored notice that does not decode is reported (feed, GUID, why) and skipped: one bad row
+/// must never fail its feed, let alone every later run.
+fn reported(feed: &FeedId, row: Decoded) -> Option<Item> {
+    match row {
+        Ok(item) => Some(item),
+        Err((guid, e)) => {
+            log::error!("{feed}: stored notice {guid} cannot be read back ({e}); skipped");
+            None
+        }
+    }
+}
+
+/// Whether an item can be written so that it reads back: its times within the years the
+/// fixed-width text spelling holds.
+fn storable(item: &Item) -> Result<(), String> {
+    use chrono::Datelike as _;
+    for (name, t) in [("published", item.published), ("updated", item.updated)] {
+        if !crate::model::PUBLISHABLE_YEARS.contains(&t.year()) {
+            return Err(format!(
+                "{name} time {} is outside the years 1970–9999",
+                ts(t)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the [`ITEM_COLUMNS`] of a row.
@@ -1349,6 +1422,45 @@ mod tests {
         assert_eq!(st.last_failure, Some(at(21, 0)));
         assert_eq!(st.last_error.as_deref(), Some("HTTP 503"));
         assert_eq!(st.last_success, Some(at(20, 0)));
+    }
+
+    #[test]
+    fn a_row_that_does_not_decode_is_skipped_and_healed_never_fatal() {
+        // See: issue 9, case 1: a year-0000 date was stored as `-0001-12-31T15:54:17…Z` and every
+        // later run of the feed failed with "Conversion error from type Text at index: 3".
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("f");
+        s.upsert(&f, &[notice(1, 5), notice(2, 6)], at(7, 0))
+            .unwrap();
+        let bad = notice(1, 5).guid;
+        s.conn
+            .execute(
+                "UPDATE item SET published = '-0001-12-31T15:54:17.000000000Z' WHERE guid = ?1",
+                [bad.as_str()],
+            )
+            .unwrap();
+        let archive = s.archive(&f, 10).unwrap();
+        assert_eq!(archive.len(), 1);
+        assert_eq!(archive[0].guid, notice(2, 6).guid);
+        assert_eq!(s.get(&f, &bad).unwrap(), None);
+        assert_eq!(s.find_by_link(&f, &link(1).guid_key()).unwrap(), None);
+        // The next run's fresh copy replaces the bad row.
+        let (changes, _) = s.upsert(&f, &[notice(1, 5)], at(8, 0)).unwrap();
+        assert_eq!(changes, [Change::Updated]);
+        assert_eq!(s.archive(&f, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_item_that_would_not_read_back_is_not_written() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("f");
+        let mut far = notice(1, 5);
+        far.published =
+            Utc.with_ymd_and_hms(9999, 12, 31, 20, 0, 0).unwrap() + chrono::Duration::days(1);
+        let (changes, report) = s.upsert(&f, &[far, notice(2, 6)], at(7, 0)).unwrap();
+        assert_eq!(changes, [Change::New]);
+        assert_eq!(report.new, 1);
+        assert_eq!(s.archive(&f, 10).unwrap().len(), 1);
     }
 
     #[test]
