@@ -19,7 +19,7 @@ use crate::cli::{BuildArgs, CheckArgs, Cli, Command, Global};
 use crate::collect::http::{CachedRobots, Client, HttpOptions, RobotsCache};
 use crate::collect::local;
 use crate::collect::site::{CachedList, Memory, NoMemory, RunOptions, Walker};
-use crate::config::{self, FeedDef, ScrapeSource, Source};
+use crate::config::{self, FeedDef, Project, ScrapeSource, Source};
 use crate::model::{FeedId, Item, RawNotice};
 use crate::normalize::{self, Context};
 use crate::render::{self, Format};
@@ -235,9 +235,41 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// The project settings for this run: the project file (`--config`, else beside `--feeds`) with
+/// the `--public-url` flag applied over it.
+pub fn load_project(global: &Global, public_url: Option<&url::Url>) -> Result<Project> {
+    let path = Project::locate(global.config.as_deref(), &global.feeds);
+    Ok(Project::load(&path, global.config.is_some())?.with_public_url(public_url))
+}
+
+/// Gives every definition without its own `public_url` the project's.
+pub fn apply_project(defs: &mut [FeedDef], project: &Project) {
+    for def in defs.iter_mut().filter(|d| d.meta.public_base.is_none()) {
+        def.meta.public_base = project.public_url.clone();
+    }
+}
+
+/// Says once (at `-v`) how to set a public URL when a feed of this run has none: such feeds
+/// carry no self link at all, since a relative one breaks strict parsers (feed-rs 3 refuses the
+/// whole document for it).
+fn note_missing_public_url(defs: &[FeedDef], project: &Project) {
+    let without = defs.iter().filter(|d| d.meta.public_base.is_none()).count();
+    if without > 0 {
+        log::info!(
+            "no public URL for {without} feed{}: their files carry no self link; set \
+             `public_url = \"https://host/path/\"` in {} or pass --public-url",
+            if without == 1 { "" } else { "s" },
+            project.path.display()
+        );
+    }
+}
+
 fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
-    let all = config::load_dir(&global.feeds)?;
+    let project = load_project(global, args.public_url.as_ref())?;
+    let mut all = config::load_dir(&global.feeds)?;
+    apply_project(&mut all, &project);
     let selected = config::select(all.clone(), &args.ids, &global.feeds)?;
+    note_missing_public_url(&selected, &project);
     let selected_ids: HashSet<&FeedId> = selected.iter().map(|d| d.id()).collect();
     // Members of a selected merge are collected (not written) even when not named.
     let mut needed: HashSet<FeedId> = selected_ids.iter().map(|i| (*i).clone()).collect();

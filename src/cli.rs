@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use url::Url;
 
 use crate::collect::http::Mirror;
 
@@ -22,6 +23,10 @@ pub struct Global {
     /// Folder of feed definitions, one TOML file per feed (the file stem is the feed id).
     #[arg(long, global = true, value_name = "DIR", default_value = "feeds")]
     pub feeds: PathBuf,
+    /// The project file (public URL, WebSub hubs). Default: noticefeed.toml in the folder that
+    /// holds --feeds, if it exists.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// The SQLite store that archives every notice ever seen and the HTTP cache.
     #[arg(
         long,
@@ -61,6 +66,10 @@ pub struct BuildArgs {
     /// Folder the feed files are written to.
     #[arg(long, value_name = "DIR", default_value = "public")]
     pub out: PathBuf,
+    /// Where the output folder is served (https://host/path/): self links, the OPML and the
+    /// index use it. Overrides the project file's `public_url`; a feed's own still wins.
+    #[arg(long, value_name = "URL", value_parser = crate::config::project::public_base)]
+    pub public_url: Option<Url>,
     /// Walk N list pages of every scraped channel this once, to fill the archive.
     #[arg(long, value_name = "N")]
     pub backfill: Option<u32>,

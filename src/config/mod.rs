@@ -5,6 +5,7 @@
 //! before any notice is read or any request is made. Unknown keys are errors, because a typo in
 //! a cron job's definition should fail loudly rather than be ignored for months.
 
+pub mod project;
 pub mod site;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::model::{BadFeedId, FeedId, FeedMeta};
+
+pub use project::Project;
 
 /// Everything that can be wrong with a definition. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +72,7 @@ struct RawFeedDef {
     timezone: Option<String>,
     #[serde(default)]
     max_items: Option<usize>,
-    /// Where the published files will be served from; makes the self links absolute.
+    /// Where this feed's files are served from, when not under the project's `public_url`.
     #[serde(default)]
     public_url: Option<String>,
     source: RawSource,
@@ -347,13 +350,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
         }
     };
     let public_base = match raw.public_url.as_deref() {
-        Some(u) => {
-            let mut url = parse_http_url(path, "public_url", u)?;
-            if !url.path().ends_with('/') {
-                url.set_path(&format!("{}/", url.path()));
-            }
-            Some(url)
-        }
+        Some(u) => Some(project::public_base(u).map_err(|m| field_err(path, "public_url", m))?),
         None => None,
     };
     let language = raw

@@ -77,20 +77,21 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
             uri: Some(meta.site_link.to_string()),
             ..Default::default()
         }],
-        links: vec![
-            Link {
-                href: self_href(meta, Format::Atom),
+        links: self_href(meta, Format::Atom)
+            .map(|href| Link {
+                href,
                 rel: "self".to_owned(),
                 mime_type: Some(Format::Atom.mime().to_owned()),
                 ..Default::default()
-            },
-            Link {
+            })
+            .into_iter()
+            .chain([Link {
                 href: meta.site_link.to_string(),
                 rel: "alternate".to_owned(),
                 mime_type: Some("text/html".to_owned()),
                 ..Default::default()
-            },
-        ],
+            }])
+            .collect(),
         subtitle: Some(Text::plain(meta.description.clone())),
         generator: Some(Generator {
             value: "noticefeed".to_owned(),

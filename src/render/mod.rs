@@ -56,12 +56,11 @@ fn feed_updated(items: &[Item]) -> DateTime<Utc> {
         .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
-/// Where a format's file will be served from: absolute under the feed's `public_url`, else
-/// relative to the document itself.
-fn self_href(meta: &FeedMeta, format: Format) -> String {
+/// Where a format's file is served from: absolute under the feed's public URL, or `None` when
+/// none is known. Never relative: a relative self link has no base to resolve against in a
+/// reader, and strict parsers (feed-rs 3) refuse the whole document for it.
+pub fn self_href(meta: &FeedMeta, format: Format) -> Option<String> {
     let name = format.file_name(meta.id.as_str());
-    match &meta.public_base {
-        Some(base) => base.join(&name).map(|u| u.to_string()).unwrap_or(name),
-        None => name,
-    }
+    let base = meta.public_base.as_ref()?;
+    base.join(&name).ok().map(|u| u.to_string())
 }

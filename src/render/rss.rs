@@ -57,6 +57,11 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
                 .build()
         })
         .collect::<Vec<_>>();
+    let self_link = self_href(meta, Format::Rss);
+    let namespaces = match self_link {
+        Some(_) => BTreeMap::from([("atom".to_owned(), "http://www.w3.org/2005/Atom".to_owned())]),
+        None => BTreeMap::new(),
+    };
     let channel = ChannelBuilder::default()
         .title(meta.title.clone())
         .link(meta.site_link.to_string())
@@ -68,18 +73,15 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
         ))
         .last_build_date(Some(date(feed_updated(items))))
         .pub_date(items.iter().map(|i| i.published).max().map(date))
-        .atom_ext(Some(AtomExtension {
+        .atom_ext(self_link.map(|href| AtomExtension {
             links: vec![Link {
-                href: self_href(meta, Format::Rss),
+                href,
                 rel: "self".to_owned(),
                 mime_type: Some(Format::Rss.mime().to_owned()),
                 ..Default::default()
             }],
         }))
-        .namespaces(BTreeMap::from([(
-            "atom".to_owned(),
-            "http://www.w3.org/2005/Atom".to_owned(),
-        )]))
+        .namespaces(namespaces)
         .items(rss_items)
         .build();
     let mut buf = Vec::new();

@@ -184,12 +184,16 @@ fn another_folder_or_machine_gives_the_same_bytes() {
     let c = Project::bundled();
     let feeds = c.path().join("feeds");
     let out = c.out();
+    // The store too, or it would land in `/.noticefeed/`, shared with every other test run.
+    let state = c.path().join("state.sqlite");
     run_in(
         std::path::Path::new("/"),
         [
             "build".as_ref(),
             "--feeds".as_ref(),
             feeds.as_os_str(),
+            "--state".as_ref(),
+            state.as_os_str(),
             "--out".as_ref(),
             out.as_os_str(),
         ],
