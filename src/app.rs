@@ -16,7 +16,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::cli::{BuildArgs, CheckArgs, Cli, Command, Global};
-use crate::collect::http::{CachedRobots, Client, HttpOptions, RobotsCache};
+use crate::collect::http::{CachedRobots, Client, HttpOptions, OriginPolicy, RobotsCache};
 use crate::collect::local;
 use crate::collect::site::{CachedList, Memory, NoMemory, RunOptions, Walker};
 use crate::config::{self, FeedDef, Project, ScrapeSource, Source};
@@ -202,16 +202,23 @@ fn http_client(
     defs: &[&FeedDef],
     robots: Option<Arc<dyn RobotsCache>>,
 ) -> Result<Client> {
-    let sites: Vec<_> = defs
+    let sources: Vec<&ScrapeSource> = defs
         .iter()
         .filter_map(|d| match &d.source {
-            Source::Scrape(s) => Some(&s.site),
+            Source::Scrape(s) => Some(s),
             _ => None,
         })
         .collect();
+    let sites: Vec<_> = sources.iter().map(|s| &s.site).collect();
+    // Requests go only to the sites of this run: their origins and their channels' list URLs.
+    let mut allowed = OriginPolicy::new();
+    for s in &sources {
+        allowed.extend(&s.origin_policy());
+    }
     let mut opts = HttpOptions {
         mirrors: global.mirror.clone(),
         robots_cache: robots,
+        allowed_origins: Some(allowed),
         ..HttpOptions::default()
     };
     // One client serves every site of the run: the politest site's gap applies to all.

@@ -245,6 +245,12 @@ impl Walker {
             };
             out.pages.push((url.clone(), page));
             match next {
+                Some(next) if !src.origin_policy().allows(&next) => {
+                    out.warnings.push(format!(
+                        "list page {url}: next page {next} is not on the site's origins; not followed"
+                    ));
+                    break;
+                }
                 Some(next) if !seen_pages.contains(next.as_str()) => url = next,
                 _ => break,
             }
@@ -316,7 +322,9 @@ impl Walker {
             tags: Vec::new(),
             attachments: Vec::new(),
         };
-        let off_site = link.as_url().host_str() != site.base.host_str();
+        // A list entry may point at another site (a notice a ministry published): it is kept as
+        // the list gave it, and never fetched.
+        let off_site = !src.origin_policy().allows(link.as_url());
         let known = memory.is_known(&link.guid_key());
         let mut detail_failed = false;
         let detail = match &site.detail {
@@ -358,7 +366,7 @@ impl Walker {
                 }
             }
             raw.attachments = self
-                .attachments(link.as_url(), &d.links, site, &mut warnings)
+                .attachments(link.as_url(), &d.links, src, &mut warnings)
                 .await;
         }
         raw.date = self.date(
@@ -451,10 +459,11 @@ impl Walker {
         &self,
         page: &Url,
         links: &[(String, String)],
-        site: &SiteDef,
+        src: &ScrapeSource,
         warnings: &mut Vec<String>,
     ) -> Vec<Attachment> {
-        let Some(spec) = &site.detail else {
+        let policy = src.origin_policy();
+        let Some(spec) = &src.site.detail else {
             return Vec::new();
         };
         let mut out: Vec<Attachment> = Vec::new();
@@ -476,11 +485,16 @@ impl Walker {
             if !spec.attachment_extensions.contains(&ext) || out.iter().any(|a| a.url == url) {
                 continue;
             }
-            let length = match self.length(url.as_url()).await {
-                Ok(n) => n,
-                Err(e) => {
-                    warnings.push(format!("{e}; attachment listed with length 0"));
-                    0
+            let length = if !policy.allows(url.as_url()) {
+                // Off the site's origins: linked, never requested.
+                0
+            } else {
+                match self.length(url.as_url()).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        warnings.push(format!("{e}; attachment listed with length 0"));
+                        0
+                    }
                 }
             };
             out.push(Attachment {

@@ -176,6 +176,15 @@ pub struct ScrapeSource {
     pub filters: Vec<Filter>,
 }
 
+impl ScrapeSource {
+    /// The site's origins and the channel's own list URL: the only places this feed requests.
+    pub fn origin_policy(&self) -> crate::collect::http::OriginPolicy {
+        let mut p = self.site.origin_policy();
+        p.allow(&self.url);
+        p
+    }
+}
+
 /// Where a feed's notices come from.
 #[derive(Debug, Clone)]
 pub enum Source {

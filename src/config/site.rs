@@ -98,6 +98,9 @@ pub struct SiteDef {
     pub path: PathBuf,
     /// The site's home; a list link to another host is off-site and is not fetched.
     pub base: Url,
+    /// Other origins of the site a definition lists explicitly (e.g. a host serving its
+    /// attachments): requested like the base's own.
+    pub origins: Vec<Url>,
     pub timezone: Option<Tz>,
     pub language: Option<String>,
     pub encoding: Option<&'static encoding_rs::Encoding>,
@@ -114,6 +117,8 @@ pub struct SiteDef {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSite {
     base: String,
+    #[serde(default)]
+    origins: Vec<String>,
     #[serde(default)]
     timezone: Option<String>,
     #[serde(default)]
@@ -242,6 +247,21 @@ fn opt_field(path: &Path, field: &'static str, raw: Option<RawField>) -> Result<
 /// Validates a site preset read from `path`.
 pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
     let base = parse_http_url(path, "base", &raw.base)?;
+    let origins = raw
+        .origins
+        .iter()
+        .map(|o| {
+            let url = parse_http_url(path, "origins", o)?;
+            if url.host_str().is_none() || !matches!(url.path(), "" | "/") {
+                return Err(field_err(
+                    path,
+                    "origins",
+                    format!("`{o}` must be scheme, host and port only, such as `https://files.example.org`"),
+                ));
+            }
+            Ok(url)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let timezone = raw
         .timezone
         .map(|t| {
@@ -354,6 +374,7 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
     Ok(SiteDef {
         path: path.to_owned(),
         base,
+        origins,
         timezone,
         language: raw.language,
         encoding,
@@ -364,6 +385,20 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         pagination,
         detail,
     })
+}
+
+impl SiteDef {
+    /// The origins this site may be requested at: its base's host, over http or https on the
+    /// default ports (or exactly the base's own port when it names one), and the `origins` it
+    /// lists.
+    pub fn origin_policy(&self) -> crate::collect::http::OriginPolicy {
+        let mut p = crate::collect::http::OriginPolicy::new();
+        p.allow(&self.base);
+        for o in &self.origins {
+            p.allow(o);
+        }
+        p
+    }
 }
 
 /// Reads and validates `feeds/sites/<name>.toml`.

@@ -15,6 +15,7 @@
 
 mod decode;
 mod mirror;
+mod origin;
 mod pace;
 mod retry;
 mod robots;
@@ -36,6 +37,7 @@ use url::{Position, Url};
 
 pub use decode::{decode, Decoded};
 pub use mirror::Mirror;
+pub use origin::{is_public_ip, is_public_name, GuardedResolver, OriginPolicy};
 pub use retry::should_retry;
 pub use robots::Robots;
 
@@ -86,6 +88,9 @@ pub struct HttpOptions {
     /// GET.
     pub robots_ttl: Duration,
     pub mirrors: Vec<Mirror>,
+    /// The only origins requests and redirect hops may go to (in the site's space, before any
+    /// mirror mapping). `None`: any (tests that build a bare client).
+    pub allowed_origins: Option<OriginPolicy>,
 }
 
 impl Default for HttpOptions {
@@ -106,6 +111,7 @@ impl Default for HttpOptions {
             robots_cache: None,
             robots_ttl: Duration::from_secs(24 * 60 * 60),
             mirrors: Vec::new(),
+            allowed_origins: None,
         }
     }
 }
@@ -269,6 +275,9 @@ pub enum Error {
     },
     #[error("{url}: only http and https URLs can be fetched")]
     Scheme { url: Url },
+    /// A request or redirect hop off the site: never sent.
+    #[error("{url}: not on the site's origins ({allowed}); not requested")]
+    OffSite { url: Url, allowed: String },
     #[error("building the http client")]
     Build(#[source] reqwest::Error),
 }
@@ -371,7 +380,13 @@ enum Route {
 
 impl Client {
     pub fn new(opts: HttpOptions) -> Result<Self, Error> {
+        // Mirror bases are the operator's choice: their names resolve as they are.
+        let trusted = opts
+            .mirrors
+            .iter()
+            .filter_map(|m| m.base.host_str().map(str::to_owned));
         let http = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver::new(trusted)))
             .user_agent(opts.user_agent.as_str())
             .connect_timeout(opts.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -444,10 +459,19 @@ impl Client {
         e.is_robots()
     }
 
-    /// Where `url` is really fetched from.
+    /// Where `url` is really fetched from. Every request and every redirect hop passes here,
+    /// so this is where a URL off the site's origins is refused.
     fn route(&self, url: &Url) -> Result<Route, Error> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::Scheme { url: url.clone() });
+        }
+        if let Some(policy) = &self.inner.opts.allowed_origins {
+            if !policy.allows(url) {
+                return Err(Error::OffSite {
+                    url: url.clone(),
+                    allowed: policy.describe(),
+                });
+            }
         }
         match self.inner.opts.mirrors.iter().find(|m| m.covers(url)) {
             Some(m) if m.is_file() => {

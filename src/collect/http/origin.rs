@@ -1,0 +1,351 @@
+//! Fetch only the site: which origins a run may request, and a DNS resolver that keeps a public
+//! site's names off loopback, private, link-local and unspecified addresses.
+//!
+//! A compromised site chooses every link, redirect and "next page" we see. Without a fence, a
+//! `302 → http://127.0.0.1:8080/admin` or a pagination link to `http://localhost/…` makes the
+//! publishing host fetch its own internal pages and publish them (server-side request forgery).
+//! The fence has two parts:
+//!
+//! - [`OriginPolicy`]: the site's host and the aliases its preset declares, over http or https
+//!   on the default ports (or exactly the base's own scheme and port when it names one), plus
+//!   the origins a definition lists explicitly. The client checks every request and every
+//!   redirect hop against it, in the site's own URL space (so `--mirror` targets, the operator's
+//!   choice, are never in question).
+//! - [`GuardedResolver`]: when a host is a public name, an answer that is only non-public
+//!   addresses is refused, as lychee's `--exclude-private` does, so even the site's own name
+//!   cannot be pointed at the publishing host's network. Names that are not public
+//!   (`localhost`, single labels, `.local`, `.internal`, …) and the hosts of `--mirror` bases are
+//!   resolved as they are: they can only come from the operator's own configuration.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use url::Url;
+
+/// The origins a site (or a whole run) may be requested at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginPolicy {
+    /// Scheme, host and port of each allowed origin.
+    origins: Vec<Url>,
+}
+
+impl OriginPolicy {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows `url`'s origin (its path is ignored). Not an http(s) URL with a host: ignored.
+    pub fn allow(&mut self, url: &Url) {
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return;
+        }
+        let mut o = url.clone();
+        o.set_path("/");
+        o.set_query(None);
+        o.set_fragment(None);
+        if !self.origins.contains(&o) {
+            self.origins.push(o);
+        }
+    }
+
+    /// Allows `host` (a bare name, such as a preset's alias) on the scheme and port of `like`.
+    pub fn allow_host(&mut self, host: &str, like: &Url) {
+        let mut o = like.clone();
+        if o.set_host(Some(host)).is_ok() {
+            self.allow(&o);
+        }
+    }
+
+    /// Everything `other` allows, too.
+    pub fn extend(&mut self, other: &OriginPolicy) {
+        for o in &other.origins {
+            self.allow(o);
+        }
+    }
+
+    /// Whether `url` may be requested: http or https, an allowed host, and either the allowed
+    /// origin's own scheme and port, or both on their scheme's default port (http and https of
+    /// one host are one site, as canonical links treat them).
+    pub fn allows(&self, url: &Url) -> bool {
+        matches!(url.scheme(), "http" | "https")
+            && self.origins.iter().any(|o| {
+                url.host_str() == o.host_str()
+                    && ((url.scheme() == o.scheme() && url.port() == o.port())
+                        || (url.port().is_none() && o.port().is_none()))
+            })
+    }
+
+    /// For messages: the allowed origins, comma-separated.
+    pub fn describe(&self) -> String {
+        self.origins
+            .iter()
+            .map(|o| o.origin().ascii_serialization())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Whether a host name is one the public DNS could answer for. IP literals never reach the
+/// resolver; `localhost`, single labels and the reserved private suffixes can only name the
+/// operator's own machines.
+pub fn is_public_name(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    if h.parse::<IpAddr>().is_ok() || !h.contains('.') {
+        return false;
+    }
+    const PRIVATE_SUFFIXES: &[&str] = &[
+        ".localhost",
+        ".local",
+        ".internal",
+        ".lan",
+        ".home.arpa",
+        ".intranet",
+        ".corp",
+        ".private",
+    ];
+    !PRIVATE_SUFFIXES.iter().any(|s| h.ends_with(s))
+}
+
+/// Whether an address is reachable on the public internet: not loopback, private, link-local,
+/// unspecified, shared (CGNAT), multicast or broadcast, in IPv4 or IPv6 (IPv4-mapped included).
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)))
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (first & 0xffc0) == 0xfe80) // link-local fe80::/10
+}
+
+/// Why a name was not resolved.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves only to non-public addresses ({addrs}); refused, a public site's name must not lead into the local network")]
+pub struct PrivateAddress {
+    pub host: String,
+    pub addrs: String,
+}
+
+type LookupFuture = Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>>;
+
+/// The name lookup under the guard; the system's resolver outside tests.
+pub type Lookup = Arc<dyn Fn(String) -> LookupFuture + Send + Sync>;
+
+/// reqwest's DNS resolver for a run: the system's answers, with non-public addresses removed
+/// for public names (and the name refused when nothing is left).
+pub struct GuardedResolver {
+    /// Names resolved as they are: the hosts of `--mirror` bases.
+    trusted: HashSet<String>,
+    lookup: Lookup,
+}
+
+impl GuardedResolver {
+    pub fn new(trusted: impl IntoIterator<Item = String>) -> Self {
+        Self::with_lookup(
+            trusted,
+            Arc::new(|host: String| {
+                Box::pin(async move {
+                    tokio::net::lookup_host((host.as_str(), 0))
+                        .await
+                        .map(|a| a.collect())
+                }) as LookupFuture
+            }),
+        )
+    }
+
+    pub fn with_lookup(trusted: impl IntoIterator<Item = String>, lookup: Lookup) -> Self {
+        Self {
+            trusted: trusted
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            lookup,
+        }
+    }
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        let guarded = is_public_name(&host) && !self.trusted.contains(&host);
+        let lookup = (self.lookup)(host.clone());
+        Box::pin(async move {
+            let addrs = lookup.await?;
+            if !guarded {
+                return Ok(Box::new(addrs.into_iter()) as Addrs);
+            }
+            let public: Vec<SocketAddr> = addrs
+                .iter()
+                .copied()
+                .filter(|a| is_public_ip(a.ip()))
+                .collect();
+            if public.is_empty() && !addrs.is_empty() {
+                let addrs = addrs
+                    .iter()
+                    .map(|a| a.ip().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Box::new(PrivateAddress { host, addrs }) as _);
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_site_host_and_aliases_on_default_ports_only() {
+        let mut p = OriginPolicy::new();
+        let base = u("https://www.chinania.org.cn/");
+        p.allow(&base);
+        p.allow_host("chinania.org.cn", &base);
+        for ok in [
+            "https://www.chinania.org.cn/html/x.html",
+            "http://www.chinania.org.cn/html/x.html",
+            "https://chinania.org.cn/x",
+            "http://chinania.org.cn:80/x",
+        ] {
+            assert!(p.allows(&u(ok)), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:18091/admin",
+            "http://localhost:18091/list/2.html",
+            "https://www.chinania.org.cn:8443/x",
+            "http://www.chinania.org.cn:8080/x",
+            "https://evil.example/x",
+            "ftp://www.chinania.org.cn/x",
+            "file:///etc/passwd",
+        ] {
+            assert!(!p.allows(&u(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_base_with_a_port_allows_exactly_that_port() {
+        // See: issue 9, case 3: the on-site check compared host names only, so
+        // `http://127.0.0.1:18091/secret` was fetched for a site on 127.0.0.1:18090.
+        let mut p = OriginPolicy::new();
+        p.allow(&u("http://127.0.0.1:18090/"));
+        assert!(p.allows(&u("http://127.0.0.1:18090/detail/1.html")));
+        assert!(!p.allows(&u("http://127.0.0.1:18091/secret")));
+        assert!(!p.allows(&u("http://127.0.0.1/x")));
+        assert!(!p.allows(&u("https://127.0.0.1:18090/x")));
+        assert!(!p.allows(&u("http://localhost:18090/x")));
+        let mut extra = OriginPolicy::new();
+        extra.allow(&u("https://files.example.org/any/path"));
+        p.extend(&extra);
+        assert!(p.allows(&u("https://files.example.org/a.pdf")));
+        assert_eq!(
+            p.describe(),
+            "http://127.0.0.1:18090, https://files.example.org"
+        );
+    }
+
+    #[test]
+    fn public_names_and_addresses() {
+        for name in ["www.chinania.org.cn", "example.org", "a.b.c"] {
+            assert!(is_public_name(name), "{name}");
+        }
+        for name in [
+            "localhost",
+            "intranet",
+            "x.localhost",
+            "printer.local",
+            "db.internal",
+            "nas.home.arpa",
+            "127.0.0.1",
+            "::1",
+        ] {
+            assert!(!is_public_name(name), "{name}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(!is_public_ip(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["1.1.1.1", "203.119.0.1", "2606:4700::1111"] {
+            assert!(is_public_ip(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    fn fake_lookup(addrs: &'static [&'static str]) -> Lookup {
+        Arc::new(move |_host: String| {
+            let out: Vec<SocketAddr> = addrs
+                .iter()
+                .map(|a| SocketAddr::new(a.parse().unwrap(), 0))
+                .collect();
+            Box::pin(async move { Ok(out) }) as LookupFuture
+        })
+    }
+
+    async fn resolve(r: &GuardedResolver, host: &str) -> Result<Vec<SocketAddr>, String> {
+        r.resolve(host.parse().unwrap())
+            .await
+            .map(|a| a.collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_public_name_never_resolves_into_the_local_network() {
+        let r = GuardedResolver::with_lookup(
+            ["mirror.example.org".to_owned()],
+            fake_lookup(&["127.0.0.1", "10.0.0.8"]),
+        );
+        let e = resolve(&r, "www.chinania.org.cn").await.unwrap_err();
+        assert!(
+            e.contains("www.chinania.org.cn") && e.contains("127.0.0.1"),
+            "{e}"
+        );
+        // The operator's own names: a mirror base and names that cannot be public.
+        assert_eq!(resolve(&r, "mirror.example.org").await.unwrap().len(), 2);
+        assert_eq!(resolve(&r, "localhost").await.unwrap().len(), 2);
+        // Mixed answers keep only the public addresses.
+        let r = GuardedResolver::with_lookup([], fake_lookup(&["192.168.0.2", "1.2.3.4"]));
+        let got = resolve(&r, "example.org").await.unwrap();
+        assert_eq!(got, vec![SocketAddr::new("1.2.3.4".parse().unwrap(), 0)]);
+    }
+}
