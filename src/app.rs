@@ -16,7 +16,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::cli::{BuildArgs, CheckArgs, Cli, Command, Global};
-use crate::collect::http::{CachedRobots, Client, HttpOptions, OriginPolicy, RobotsCache};
+use crate::collect::http::{
+    self, CachedRobots, Client, Down, HttpOptions, OriginPolicy, RobotsCache,
+};
 use crate::collect::local;
 use crate::collect::site::{CachedList, Memory, NoMemory, RunOptions, Walker};
 use crate::config::{self, FeedDef, Project, ScrapeSource, Source};
@@ -33,11 +35,19 @@ pub struct Outcome {
     pub notices_failed: usize,
     /// `--report` could not be written; the feeds were (exit 1, not 2).
     pub report_failed: bool,
+    /// Hosts given up on during the run: even when every feed was written (from list entries),
+    /// something it should have read was not.
+    pub hosts_down: usize,
+    pub deadline_reached: bool,
 }
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.feeds_failed == 0 && self.notices_failed == 0 && !self.report_failed
+        self.feeds_failed == 0
+            && self.notices_failed == 0
+            && !self.report_failed
+            && self.hosts_down == 0
+            && !self.deadline_reached
     }
 }
 
@@ -83,12 +93,47 @@ pub struct FeedSummary {
     pub notices_failed: usize,
     pub warnings: usize,
     pub error: Option<String>,
+    /// The feed's files existed before the run (a failed feed keeps them; a first run has
+    /// none to keep).
+    #[serde(skip)]
+    had_files: bool,
+    /// A cause shared with other feeds, reported once for all of them.
+    #[serde(skip)]
+    cause: Option<Cause>,
+}
+
+/// Why many feeds failed at once: one summary line instead of one per feed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Cause {
+    /// The host (site name) is down for the run.
+    Host(String),
+    Deadline,
+}
+
+impl Cause {
+    /// The shared cause behind a failure, if there is one.
+    fn of(e: &anyhow::Error) -> Option<Self> {
+        let h = e.chain().find_map(|c| c.downcast_ref::<http::Error>())?;
+        if h.is_deadline() {
+            Some(Cause::Deadline)
+        } else {
+            h.unreachable().map(|d| Cause::Host(d.host))
+        }
+    }
 }
 
 impl FeedSummary {
     fn line(&self) -> String {
         match &self.error {
-            Some(e) => format!("{}: FAILED, previous files kept: {e}", self.feed),
+            Some(e) => format!(
+                "{}: FAILED, {}: {e}",
+                self.feed,
+                if self.had_files {
+                    "previous files kept"
+                } else {
+                    "not written yet"
+                }
+            ),
             None => format!(
                 "{}: {} new, {} updated, {} unchanged; {} items, {} file{} written{}{}",
                 self.feed,
@@ -119,6 +164,68 @@ struct RunReport<'a> {
     started: String,
     ok: bool,
     feeds: &'a [FeedSummary],
+    /// Hosts given up on: `{"host": …, "reason": …}`.
+    hosts_down: Vec<serde_json::Value>,
+    deadline_reached: bool,
+}
+
+/// `12 feeds kept their previous files, 6 not written yet`.
+fn kept_phrase(feeds: &[&FeedSummary]) -> String {
+    let kept = feeds.iter().filter(|f| f.had_files).count();
+    let new = feeds.len() - kept;
+    let mut parts = Vec::new();
+    if kept > 0 {
+        parts.push(if kept == 1 {
+            "1 feed kept its previous files".to_owned()
+        } else {
+            format!("{kept} feeds kept their previous files")
+        });
+    }
+    if new > 0 {
+        parts.push(match (new, kept) {
+            (1, 0) => "1 feed not written yet".to_owned(),
+            (n, 0) => format!("{n} feeds not written yet"),
+            (n, _) => format!("{n} not written yet"),
+        });
+    }
+    parts.join(", ")
+}
+
+/// The lines for causes many feeds share: each host given up on, the deadline.
+fn cause_lines(summaries: &[FeedSummary], down: &[Down], deadline: Option<Duration>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for d in down {
+        let cause = Cause::Host(d.host.clone());
+        let feeds: Vec<&FeedSummary> = summaries
+            .iter()
+            .filter(|s| s.cause.as_ref() == Some(&cause))
+            .collect();
+        lines.push(if feeds.is_empty() {
+            format!(
+                "{} unreachable ({}); nothing more was requested from it",
+                d.host, d.reason
+            )
+        } else {
+            format!("{} unreachable ({}): {}", d.host, d.reason, kept_phrase(&feeds))
+        });
+    }
+    if let Some(limit) = deadline {
+        let feeds: Vec<&FeedSummary> = summaries
+            .iter()
+            .filter(|s| s.cause == Some(Cause::Deadline))
+            .collect();
+        let limit = humantime::format_duration(limit);
+        lines.push(if feeds.is_empty() {
+            format!("deadline of {limit} reached: collection ended early; what was collected is published")
+        } else {
+            format!(
+                "deadline of {limit} reached: {} not collected; {}",
+                if feeds.len() == 1 { "1 feed".to_owned() } else { format!("{} feeds", feeds.len()) },
+                kept_phrase(&feeds)
+            )
+        });
+    }
+    lines
 }
 
 /// Items a feed produced this run, before the store.
@@ -136,6 +243,8 @@ struct Run<'a> {
     walker: Option<Walker>,
     runtime: Option<tokio::runtime::Runtime>,
     now: DateTime<Utc>,
+    /// A spinner on a terminal, hidden otherwise.
+    progress: indicatif::ProgressBar,
 }
 
 /// The store's robots.txt copies as the HTTP layer's cache. The `!Sync` connection cannot go
@@ -201,6 +310,7 @@ fn http_client(
     global: &Global,
     defs: &[&FeedDef],
     robots: Option<Arc<dyn RobotsCache>>,
+    deadline: Option<Duration>,
 ) -> Result<Client> {
     let sources: Vec<&ScrapeSource> = defs
         .iter()
@@ -215,11 +325,16 @@ fn http_client(
     for s in &sources {
         allowed.extend(&s.origin_policy());
     }
+    let defaults = HttpOptions::default();
     let mut opts = HttpOptions {
         mirrors: global.mirror.clone(),
         robots_cache: robots,
         allowed_origins: Some(allowed),
-        ..HttpOptions::default()
+        timeout: global.timeout,
+        // A connect is quicker than a whole answer: never let it take longer.
+        connect_timeout: defaults.connect_timeout.min(global.timeout),
+        deadline,
+        ..defaults
     };
     // One client serves every site of the run: the politest site's gap applies to all.
     if let Some(ms) = global
@@ -306,6 +421,7 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
         runtime: None,
         // Whole seconds: times the store hands back must render the same on every run.
         now: Utc::now().trunc_subsecs(0),
+        progress: spinner(global),
     };
     let mut robots_cache = None;
     if scraping {
@@ -314,6 +430,7 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             global,
             &sources,
             Some(robots.clone()),
+            Some(args.deadline),
         )?));
         robots_cache = Some(robots);
         run.runtime = Some(runtime()?);
@@ -321,8 +438,20 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
 
     let mut summaries = Vec::new();
     let mut fresh: HashMap<FeedId, Option<Vec<Item>>> = HashMap::new();
+    let scraped_total = sources
+        .iter()
+        .filter(|d| matches!(d.source, Source::Scrape(_)))
+        .count();
+    let mut scraped_n = 0;
     for def in &sources {
         let publish = selected_ids.contains(def.id());
+        if let Source::Scrape(src) = &def.source {
+            scraped_n += 1;
+            let msg = format!("{} ({scraped_n} of {scraped_total})", def.id());
+            log::info!("collecting {msg}: {}", src.url);
+            run.progress.set_message(format!("collecting {msg}"));
+        }
+        let had_files = has_files(&run.args.out, def.id());
         let result = isolated(def.id(), "collecting", || collect_feed(&mut run, def));
         match result {
             Ok(f) => {
@@ -346,12 +475,26 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
                     log::error!("{}: {re:#}", def.id());
                 }
                 fresh.insert(def.id().clone(), None);
+                let cause = Cause::of(&e);
+                if cause.is_some() {
+                    // Reported once for every feed it hit; the details at -v.
+                    log::info!("{}: {msg}", def.id());
+                }
                 if publish {
-                    summaries.push(failed(def.id(), msg));
+                    summaries.push(FeedSummary {
+                        had_files,
+                        cause,
+                        ..failed(def.id(), msg)
+                    });
                 }
             }
         }
     }
+    run.progress.finish_and_clear();
+    let (down, deadline_passed) = match &run.walker {
+        Some(w) => (w.client().down_hosts(), w.client().deadline_passed()),
+        None => (Vec::new(), false),
+    };
     if let Some(robots) = &robots_cache {
         // Losing a copy costs one request next run, not a feed: warn and go on.
         if let Err(e) = robots.save(&run.store) {
@@ -375,7 +518,24 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             if let Err(re) = run.store.record_failure(def.id(), run.now, &msg) {
                 log::error!("{}: {re:#}", def.id());
             }
-            summaries.push(failed(def.id(), msg));
+            // Members that failed for one shared cause make the merge fail for it too.
+            let causes: HashSet<Option<Cause>> = summaries
+                .iter()
+                .filter(|s| broken.contains(&s.feed))
+                .map(|s| s.cause.clone())
+                .collect();
+            let cause = match causes.into_iter().collect::<Vec<_>>().as_slice() {
+                [Some(c)] => Some(c.clone()),
+                _ => None,
+            };
+            if cause.is_some() {
+                log::info!("{}: {msg}", def.id());
+            }
+            summaries.push(FeedSummary {
+                had_files: has_files(&run.args.out, def.id()),
+                cause,
+                ..failed(def.id(), msg)
+            });
             continue;
         }
         let members: Vec<&[Item]> = feeds
@@ -387,7 +547,11 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
         summaries.push(summary);
     }
 
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        hosts_down: down.len(),
+        deadline_reached: deadline_passed,
+        ..Outcome::default()
+    };
     for s in &summaries {
         outcome.notices_failed += s.notices_failed;
         let line = s.line();
@@ -398,14 +562,24 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             }
         } else {
             outcome.feeds_failed += 1;
-            eprintln!("{line}");
+            if s.cause.is_none() {
+                eprintln!("{line}");
+            }
         }
+    }
+    for line in cause_lines(&summaries, &down, deadline_passed.then_some(args.deadline)) {
+        eprintln!("{line}");
     }
     if let Some(path) = &args.report {
         let report = RunReport {
             started: run.now.to_rfc3339(),
             ok: outcome.ok(),
             feeds: &summaries,
+            hosts_down: down
+                .iter()
+                .map(|d| serde_json::json!({"host": d.host, "reason": d.reason}))
+                .collect(),
+            deadline_reached: deadline_passed,
         };
         // The feeds are written by now: a report that cannot be is a failure of this run
         // (exit 1), not a run that could not start (exit 2).
@@ -432,6 +606,7 @@ fn publish_isolated(
     warnings: usize,
 ) -> FeedSummary {
     let now = run.now;
+    let had_files = has_files(&run.args.out, def.id());
     let done = isolated(def.id(), "publishing", || {
         Ok(publish_feed(run, def, items, notices_failed, warnings))
     });
@@ -440,8 +615,18 @@ fn publish_isolated(
         if let Err(re) = run.store.record_failure(def.id(), now, &msg) {
             log::error!("{}: {re:#}", def.id());
         }
-        failed(def.id(), msg)
+        FeedSummary {
+            had_files,
+            ..failed(def.id(), msg)
+        }
     })
+}
+
+/// Whether a feed's files are already in the output folder.
+fn has_files(out: &Path, id: &FeedId) -> bool {
+    Format::ALL
+        .iter()
+        .any(|f| out.join(f.file_name(id.as_str())).exists())
 }
 
 fn failed(id: &FeedId, error: String) -> FeedSummary {
@@ -555,10 +740,7 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
         refresh: run.args.refresh,
         now: run.now,
     };
-    let progress = progress_bar(def, run.args.backfill.is_some());
-    let scraped = rt.block_on(walker.collect(src, def.meta.timezone, &memory, opts));
-    progress.finish_and_clear();
-    let scraped = scraped?;
+    let scraped = rt.block_on(walker.collect(src, def.meta.timezone, &memory, opts))?;
     let mut fresh = Fresh::default();
     for w in &scraped.warnings {
         log::warn!("{}: {w}", def.id());
@@ -601,12 +783,13 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
     Ok(fresh)
 }
 
-fn progress_bar(def: &FeedDef, backfill: bool) -> indicatif::ProgressBar {
-    if !backfill || !std::io::stderr().is_terminal() {
+/// A spinner naming the feed being collected, on a terminal only: cron sees none of it, and
+/// at `-v` the log lines say the same.
+fn spinner(global: &Global) -> indicatif::ProgressBar {
+    if global.quiet || global.verbose > 0 || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_message(format!("{}: walking list pages and detail pages", def.id()));
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
 }
@@ -647,6 +830,7 @@ fn publish_feed(
         feed: def.id().to_string(),
         notices_failed,
         warnings,
+        had_files: has_files(&run.args.out, def.id()),
         ..Default::default()
     };
     match publish_inner(run, def, &items, &mut summary) {
@@ -706,7 +890,7 @@ fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
         );
     };
     // `check` writes nothing, robots.txt copies included.
-    let client = http_client(global, &[&def], None)?;
+    let client = http_client(global, &[&def], None, None)?;
     let walker = Walker::new(client);
     let rt = runtime()?;
     let opts = RunOptions {

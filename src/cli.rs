@@ -1,6 +1,7 @@
 //! Flag names and help text. The doc comments are what `--help` prints.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 use url::Url;
@@ -43,6 +44,10 @@ pub struct Global {
     /// the site's `delay_ms`; local mirrors and tests use 0).
     #[arg(long, global = true, value_name = "MS")]
     pub delay_ms: Option<u64>,
+    /// How long one request may take, headers and body (e.g. `20s`, `500ms`). A host that
+    /// leaves three requests in a row unanswered is given up for the run.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "20s")]
+    pub timeout: Duration,
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -82,6 +87,10 @@ pub struct BuildArgs {
     /// Wait for another run on the same store to finish instead of exiting.
     #[arg(long)]
     pub wait: bool,
+    /// End the collection after this long (e.g. `10m`, `90s`): what was collected is
+    /// published, the feeds not reached keep their previous files, and the run exits 1.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10m")]
+    pub deadline: Duration,
     /// Feed ids to build (default: every definition in --feeds).
     #[arg(value_name = "FEED_ID")]
     pub ids: Vec<String>,

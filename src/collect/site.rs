@@ -122,6 +122,9 @@ enum DetailMiss {
     /// robots.txt forbids it; the message names the rule.
     Robots(String),
     Failed(String),
+    /// Not read because the host is down for the run, or the run's deadline passed. Counted
+    /// per channel in one warning, since the run's summary already names the cause.
+    Skipped(String),
 }
 
 /// Detail pages requested at once per channel; the HTTP layer still paces each host.
@@ -137,6 +140,11 @@ impl Walker {
             details: Mutex::new(HashMap::new()),
             lengths: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The HTTP client every request of the walk goes through.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     async fn list_page(
@@ -289,9 +297,25 @@ impl Walker {
         .buffered(DETAIL_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
-        for (notice, mut warnings) in results {
+        // Why detail pages were not requested, in first-seen order, with how many.
+        let mut skipped: Vec<(String, usize)> = Vec::new();
+        for (notice, mut warnings, skip) in results {
             out.warnings.append(&mut warnings);
             out.notices.push(notice);
+            if let Some(why) = skip {
+                match skipped.iter_mut().find(|(w, _)| *w == why) {
+                    Some((_, n)) => *n += 1,
+                    None => skipped.push((why, 1)),
+                }
+            }
+        }
+        for (why, n) in skipped {
+            out.warnings.push(format!(
+                "{n} detail page{} not read ({why}); {} list entr{}",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "its notice uses its" } else { "those notices use their" },
+                if n == 1 { "y" } else { "ies" }
+            ));
         }
         Ok(out)
     }
@@ -305,7 +329,7 @@ impl Walker {
         opts: RunOptions,
         link: CanonicalUrl,
         entry: ListEntry,
-    ) -> (ScrapedNotice, Vec<String>) {
+    ) -> (ScrapedNotice, Vec<String>, Option<String>) {
         let site = &src.site;
         let mut warnings = Vec::new();
         let list_date = entry.date.clone();
@@ -327,6 +351,7 @@ impl Walker {
         let off_site = !src.origin_policy().allows(link.as_url());
         let known = memory.is_known(&link.guid_key());
         let mut detail_failed = false;
+        let mut skipped = None;
         let detail = match &site.detail {
             Some(spec) if src.detail && !off_site && (opts.refresh || !known) => {
                 let page = self.detail(link.as_url(), site, spec).await;
@@ -334,6 +359,11 @@ impl Walker {
                     Ok(d) => Some(d),
                     Err(DetailMiss::Robots(e)) => {
                         warnings.push(format!("{e}; detail page skipped, using the list entry"));
+                        None
+                    }
+                    Err(DetailMiss::Skipped(why)) => {
+                        detail_failed = true;
+                        skipped = Some(why);
                         None
                     }
                     Err(DetailMiss::Failed(e)) => {
@@ -384,6 +414,7 @@ impl Walker {
                 detail_failed,
             },
             warnings,
+            skipped,
         )
     }
 
@@ -443,12 +474,19 @@ impl Walker {
         if let Some(cached) = self.details.lock().await.get(&key) {
             return cached.clone().map_err(|miss| match miss {
                 DetailMiss::Failed(_) => DetailMiss::Failed("failed earlier in this run".into()),
-                robots => robots,
+                other => other,
             });
         }
         let result = match self.plain_get(url, site).await {
             Ok(body) => Ok(scrape::parse_detail(&body, spec)),
             Err(e) if e.is_robots() => Err(DetailMiss::Robots(e.to_string())),
+            // The run's summary names the host and why, once.
+            Err(http::Error::Unreachable { host, .. }) => {
+                Err(DetailMiss::Skipped(format!("{host} unreachable")))
+            }
+            Err(e) if e.is_deadline() => {
+                Err(DetailMiss::Skipped("the run's deadline was reached".into()))
+            }
             Err(e) => Err(DetailMiss::Failed(e.to_string())),
         };
         self.details.lock().await.insert(key, result.clone());

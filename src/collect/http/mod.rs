@@ -14,6 +14,7 @@
 //! robots.txt, paced, retried, and mapped back through the mirror before the next one.
 
 mod decode;
+mod health;
 mod mirror;
 mod origin;
 mod pace;
@@ -36,11 +37,13 @@ use tokio::sync::OnceCell;
 use url::{Position, Url};
 
 pub use decode::{decode, Decoded};
+pub use health::Down;
 pub use mirror::Mirror;
 pub use origin::{is_public_ip, is_public_name, GuardedResolver, OriginPolicy};
 pub use retry::should_retry;
 pub use robots::Robots;
 
+use health::Health;
 use pace::Pacer;
 use retry::{Plan, Policy, Trouble};
 
@@ -64,9 +67,11 @@ pub struct HttpOptions {
     pub per_host_concurrency: usize,
     /// Requests in flight overall (default 8).
     pub global_concurrency: usize,
-    /// Default 10 s.
+    /// Default 10 s. DNS lookup included.
     pub connect_timeout: Duration,
-    /// Total time of one attempt, headers and body (default 30 s).
+    /// Total time of one attempt, headers and body (default 20 s). A host whose responses
+    /// never come costs at most two of these per request and three in a row in all: then it
+    /// is down for the run.
     pub timeout: Duration,
     /// Largest body accepted (default 10 MiB), counted while reading, after decompression, so an
     /// endless or zip-bomb body is an error and not an out-of-memory.
@@ -75,6 +80,10 @@ pub struct HttpOptions {
     pub max_redirects: usize,
     /// Attempts per request, the first included (default 4).
     pub max_attempts: u32,
+    /// Attempts when the host does not answer (no connection, or no response in time), the
+    /// first included (default 2). A host still unreachable after them is down for the rest
+    /// of the run.
+    pub host_attempts: u32,
     /// First retry waits about this long, doubling each time, with jitter (default 500 ms).
     pub backoff_base: Duration,
     /// Longest `Retry-After` we sleep for (default 120 s); a server asking for more gets no retry.
@@ -91,6 +100,9 @@ pub struct HttpOptions {
     /// The only origins requests and redirect hops may go to (in the site's space, before any
     /// mirror mapping). `None`: any (tests that build a bare client).
     pub allowed_origins: Option<OriginPolicy>,
+    /// Run-wide limit, counted from [`Client::new`]: a request still waiting or in flight then
+    /// ends with [`Error::Deadline`], and none starts after it. `None`: no limit.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for HttpOptions {
@@ -101,10 +113,11 @@ impl Default for HttpOptions {
             per_host_concurrency: 2,
             global_concurrency: 8,
             connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(20),
             max_body: 10 * 1024 * 1024,
             max_redirects: 5,
             max_attempts: 4,
+            host_attempts: 2,
             backoff_base: Duration::from_millis(500),
             retry_after_cap: Duration::from_secs(120),
             obey_robots: true,
@@ -112,6 +125,7 @@ impl Default for HttpOptions {
             robots_ttl: Duration::from_secs(24 * 60 * 60),
             mirrors: Vec::new(),
             allowed_origins: None,
+            deadline: None,
         }
     }
 }
@@ -246,6 +260,18 @@ pub enum Error {
         timeout: Duration,
         attempts: u32,
     },
+    /// The host is down for the run (see [`Down`]); `attempts` is 0 when this request was not
+    /// made because an earlier one found it down.
+    #[error("{url}: {host} unreachable ({reason}){}", if *.attempts == 0 { "; not requested".to_owned() } else { format!(" after {}", tries(*.attempts)) })]
+    Unreachable {
+        url: Url,
+        host: String,
+        reason: String,
+        attempts: u32,
+    },
+    /// The run's `--deadline` passed before this request could finish.
+    #[error("{url}: not fetched, the run's deadline ({}) was reached", humantime::format_duration(*.limit))]
+    Deadline { url: Url, limit: Duration },
     #[error("{url}: network error after {}", tries(*.attempts))]
     Network {
         url: Url,
@@ -308,6 +334,22 @@ impl Error {
         matches!(self, Error::RobotsDisallowed { .. })
     }
 
+    /// The host behind the error is down for the run: its name and why.
+    pub fn unreachable(&self) -> Option<Down> {
+        match self {
+            Error::Unreachable { host, reason, .. } => Some(Down {
+                host: host.clone(),
+                reason: reason.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The run's deadline stopped this request.
+    pub fn is_deadline(&self) -> bool {
+        matches!(self, Error::Deadline { .. })
+    }
+
     /// The HTTP status behind the error, when there was one (404 for a missing mirror file).
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -336,6 +378,8 @@ struct Inner {
     opts: HttpOptions,
     http: reqwest::Client,
     pacer: Pacer,
+    health: Health,
+    deadline: Option<tokio::time::Instant>,
     /// One cell per origin: concurrent first requests wait for a single robots.txt fetch.
     robots: Mutex<HashMap<String, Arc<OnceCell<Arc<Robots>>>>>,
 }
@@ -361,7 +405,12 @@ struct Answer {
 
 /// Why one attempt produced no answer.
 enum Failed {
+    /// Connected, but no full answer within the timeout.
     Timeout,
+    /// No connection: DNS, refused, connect timeout. The text says which.
+    Unreachable(String),
+    /// The host was found down by another request meanwhile.
+    Down(Down),
     /// The request could not even be built (a bad header value): no retry helps.
     Invalid(reqwest::Error),
     Transport(reqwest::Error),
@@ -397,11 +446,14 @@ impl Client {
             opts.per_host_concurrency,
             opts.min_gap,
         );
+        let deadline = opts.deadline.map(|d| tokio::time::Instant::now() + d);
         Ok(Self {
             inner: Arc::new(Inner {
                 opts,
                 http,
                 pacer,
+                health: Health::default(),
+                deadline,
                 robots: Mutex::new(HashMap::new()),
             }),
         })
@@ -411,13 +463,48 @@ impl Client {
         &self.inner.opts
     }
 
+    /// Hosts given up on so far in this run, once each.
+    pub fn down_hosts(&self) -> Vec<Down> {
+        self.inner.health.down()
+    }
+
+    /// Whether the run's deadline has passed.
+    pub fn deadline_passed(&self) -> bool {
+        self.inner
+            .deadline
+            .is_some_and(|d| tokio::time::Instant::now() >= d)
+    }
+
+    /// Runs `work` under the run's deadline.
+    async fn within_deadline<T>(
+        &self,
+        url: &Url,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let (Some(at), Some(limit)) = (self.inner.deadline, self.inner.opts.deadline) else {
+            return work.await;
+        };
+        let late = || Error::Deadline {
+            url: url.clone(),
+            limit,
+        };
+        if tokio::time::Instant::now() >= at {
+            return Err(late());
+        }
+        tokio::time::timeout_at(at, work)
+            .await
+            .unwrap_or_else(|_| Err(late()))
+    }
+
     /// GET, conditional when the request carries validators.
     pub async fn fetch(&self, req: &Request) -> Result<Response, Error> {
         let validators = Validators {
             etag: req.etag.as_deref(),
             last_modified: req.last_modified.as_deref(),
         };
-        let (url, answer) = self.follow(&req.url, Verb::Get, validators).await?;
+        let (url, answer) = self
+            .within_deadline(&req.url, self.follow(&req.url, Verb::Get, validators))
+            .await?;
         let etag = header_text(&answer.headers, header::ETAG);
         let last_modified = header_text(&answer.headers, header::LAST_MODIFIED);
         if answer.status == StatusCode::NOT_MODIFIED {
@@ -451,7 +538,9 @@ impl Client {
     /// `Status` 405 from a server that refuses HEAD) is for the caller to turn into "length 0".
     /// Robots, pacing, retries, redirects and mirrors apply as for [`Client::fetch`].
     pub async fn content_length(&self, url: &Url) -> Result<Option<u64>, Error> {
-        let (_, answer) = self.follow(url, Verb::Head, Validators::default()).await?;
+        let (_, answer) = self
+            .within_deadline(url, self.follow(url, Verb::Head, Validators::default()))
+            .await?;
         Ok(header_text(&answer.headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok()))
     }
 
@@ -588,24 +677,58 @@ impl Client {
         let opts = &self.inner.opts;
         let policy = Policy {
             max_attempts: opts.max_attempts.max(1),
+            max_host_attempts: opts.host_attempts.max(1),
             backoff_base: opts.backoff_base,
             retry_after_cap: opts.retry_after_cap,
         };
         let host = actual.origin().ascii_serialization();
+        let name = url.host_str().unwrap_or_default();
+        let health = &self.inner.health;
+        let down = |d: Down, attempts: u32| Error::Unreachable {
+            url: url.clone(),
+            host: d.host,
+            reason: d.reason,
+            attempts,
+        };
         let mut attempt = 0;
         loop {
+            if let Some(d) = health.check(&host) {
+                return Err(down(d, attempt));
+            }
             attempt += 1;
+            if health.first_contact(&host) {
+                // What -v shows while a slow or silent host is waited for.
+                if *actual == *url {
+                    log::info!("{name}: connecting");
+                } else {
+                    log::info!("{name}: connecting (via {host})");
+                }
+            }
             let result = match self.attempt(actual, &host, verb, validators).await {
-                Ok(a) if is_final_ok(&a) => return Ok(a),
-                other => other,
+                Ok(a) => {
+                    health.answered(&host);
+                    if is_final_ok(&a) {
+                        return Ok(a);
+                    }
+                    Ok(a)
+                }
+                Err(f) => Err(f),
             };
             let (trouble, retry_after) = match &result {
                 Ok(a) => (
-                    Trouble::Status(a.status),
-                    header_text(&a.headers, header::RETRY_AFTER)
-                        .and_then(|v| retry::parse_retry_after(&v, SystemTime::now())),
+                        Trouble::Status(a.status),
+                        header_text(&a.headers, header::RETRY_AFTER)
+                            .and_then(|v| retry::parse_retry_after(&v, SystemTime::now())),
                 ),
-                Err(Failed::Timeout) => (Trouble::Timeout, None),
+                Err(Failed::Down(d)) => return Err(down(d.clone(), attempt - 1)),
+                Err(Failed::Timeout) => {
+                    let limit = format!("limit {:?} each", opts.timeout);
+                    if let Some(d) = health.timed_out(&host, name, &limit) {
+                        return Err(down(d, attempt));
+                    }
+                    (Trouble::Timeout, None)
+                }
+                Err(Failed::Unreachable(_)) => (Trouble::Unreachable, None),
                 Err(Failed::Transport(_) | Failed::CutOff { .. }) => (Trouble::Transport, None),
                 Err(Failed::Invalid(_) | Failed::TooLarge) => (Trouble::Permanent, None),
             };
@@ -629,7 +752,12 @@ impl Client {
                         attempts: attempt,
                     })
                 }
-                Plan::GiveUp => return Err(self.failure(url, result, attempt)),
+                Plan::GiveUp => {
+                    if let Err(Failed::Unreachable(reason)) = &result {
+                        return Err(down(health.unreachable(&host, name, reason), attempt));
+                    }
+                    return Err(self.failure(url, result, attempt));
+                }
             }
         }
     }
@@ -646,6 +774,18 @@ impl Client {
                 url,
                 timeout: self.inner.opts.timeout,
                 attempts,
+            },
+            Err(Failed::Unreachable(reason)) => Error::Unreachable {
+                host: url.host_str().unwrap_or_default().to_owned(),
+                url,
+                reason,
+                attempts,
+            },
+            Err(Failed::Down(d)) => Error::Unreachable {
+                url,
+                host: d.host,
+                reason: d.reason,
+                attempts: 0,
             },
             Err(Failed::Invalid(source) | Failed::Transport(source)) => Error::Network {
                 url,
@@ -679,6 +819,10 @@ impl Client {
         validators: Validators<'_>,
     ) -> Result<Answer, Failed> {
         let _permit = self.inner.pacer.start(host).await;
+        // Found down while this one waited for its turn.
+        if let Some(d) = self.inner.health.check(host) {
+            return Err(Failed::Down(d));
+        }
         let opts = &self.inner.opts;
         log::debug!("{verb:?} {actual}");
         let work = async {
@@ -803,6 +947,16 @@ impl Client {
                     fetched_at: now,
                 });
                 Arc::new(Robots::allow_all())
+            }
+            // The run's summary reports a host that is down, or the deadline, once, and a page
+            // that times out says so itself: no warning here on top. Whatever is fetched next
+            // fails the same way or works.
+            Err(e @ (Error::Unreachable { .. } | Error::Deadline { .. } | Error::Timeout { .. })) => {
+                log::info!("{e}; robots.txt not read");
+                match cached {
+                    Some(c) => self.apply_robots(&site, actual, &c.body).await,
+                    None => Arc::new(Robots::allow_all()),
+                }
             }
             Err(e) => match cached {
                 Some(c) => {
@@ -931,12 +1085,39 @@ async fn read_capped(resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, Fai
 }
 
 fn classify(e: reqwest::Error) -> Failed {
-    if e.is_timeout() {
+    // Before the timeout test: a connect timeout is both, and it is the host's fault.
+    if e.is_connect() {
+        Failed::Unreachable(connect_reason(&e))
+    } else if e.is_timeout() {
         Failed::Timeout
     } else if e.is_builder() {
         Failed::Invalid(e)
     } else {
         Failed::Transport(e)
+    }
+}
+
+/// What stopped the connection, without reqwest's and hyper's wrapping: `dns error: failed to
+/// lookup address information: Name or service not known`, `tcp connect error: Connection
+/// refused (os error 111)`, `operation timed out`.
+fn connect_reason(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        // hyper's own wrapper ("client error (Connect)") names no cause.
+        if !text.starts_with("client error (") {
+            // A cause whose text repeats its own source's adds nothing.
+            if !parts.last().is_some_and(|p| p.contains(&text)) {
+                parts.push(text);
+            }
+        }
+        source = err.source();
+    }
+    if parts.is_empty() {
+        "connection failed".to_owned()
+    } else {
+        parts.join(": ")
     }
 }
 

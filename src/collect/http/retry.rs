@@ -10,8 +10,12 @@ use reqwest::StatusCode;
 pub(super) enum Trouble {
     /// The server answered with this status (never a success or a redirect here).
     Status(StatusCode),
-    /// Connect or total timeout of the attempt.
+    /// The server took the connection but no answer (headers and body) came within the
+    /// attempt's timeout.
     Timeout,
+    /// No connection at all: the name does not resolve, the port refuses, or the connect timed
+    /// out. A fact about the host rather than the request.
+    Unreachable,
     /// Connection refused or reset, or a body cut off mid-stream: the next try may well work.
     Transport,
     /// Trying again would give the same answer (body over the cap, unreadable mirror file).
@@ -44,6 +48,10 @@ pub(super) enum Plan {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Policy {
     pub max_attempts: u32,
+    /// Attempts for a timeout or an unreachable host, the first included (at most
+    /// `max_attempts`): waiting again for a server that did not answer costs a whole timeout
+    /// per try, so one more chance is all it gets.
+    pub max_host_attempts: u32,
     pub backoff_base: Duration,
     pub retry_after_cap: Duration,
 }
@@ -58,12 +66,13 @@ pub(super) fn plan(
     policy: &Policy,
     jitter: f64,
 ) -> Plan {
-    let retryable = match trouble {
-        Trouble::Status(s) => should_retry(s),
-        Trouble::Timeout | Trouble::Transport => true,
-        Trouble::Permanent => false,
+    let limit = match trouble {
+        Trouble::Status(s) if should_retry(s) => policy.max_attempts,
+        Trouble::Transport => policy.max_attempts,
+        Trouble::Timeout | Trouble::Unreachable => policy.max_host_attempts.min(policy.max_attempts),
+        Trouble::Status(_) | Trouble::Permanent => 0,
     };
-    if !retryable || attempt >= policy.max_attempts {
+    if attempt >= limit {
         return Plan::GiveUp;
     }
     let backoff = backoff(policy.backoff_base, attempt, jitter).min(policy.retry_after_cap);
@@ -102,6 +111,7 @@ mod tests {
 
     const POLICY: Policy = Policy {
         max_attempts: 4,
+        max_host_attempts: 2,
         backoff_base: Duration::from_millis(500),
         retry_after_cap: Duration::from_secs(120),
     };
@@ -132,6 +142,16 @@ mod tests {
             plan(Trouble::Timeout, 1, None, &POLICY, 0.5),
             Plan::Wait(_)
         ));
+        // A timeout or an unreachable host gets one more try, not three.
+        assert_eq!(plan(Trouble::Timeout, 2, None, &POLICY, 0.5), Plan::GiveUp);
+        assert!(matches!(
+            plan(Trouble::Unreachable, 1, None, &POLICY, 0.5),
+            Plan::Wait(_)
+        ));
+        assert_eq!(
+            plan(Trouble::Unreachable, 2, None, &POLICY, 0.5),
+            Plan::GiveUp
+        );
         assert!(matches!(
             plan(Trouble::Transport, 2, None, &POLICY, 0.5),
             Plan::Wait(_)
