@@ -111,13 +111,23 @@ enum Cause {
 }
 
 impl Cause {
-    /// The shared cause behind a failure, if there is one.
+    /// The shared cause behind a failure, if there may be one. A timeout is the host's only
+    /// if the host ends up down: see [`Cause::confirm`].
     fn of(e: &anyhow::Error) -> Option<Self> {
         let h = e.chain().find_map(|c| c.downcast_ref::<http::Error>())?;
-        if h.is_deadline() {
-            Some(Cause::Deadline)
-        } else {
-            h.unreachable().map(|d| Cause::Host(d.host))
+        match h {
+            http::Error::Deadline { .. } => Some(Cause::Deadline),
+            http::Error::Unreachable { down, .. } => Some(Cause::Host(down.host.clone())),
+            http::Error::Timeout { url, .. } => url.host_str().map(|h| Cause::Host(h.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// Keeps a host cause only for a host the run gave up on.
+    fn confirm(self, down: &[Down]) -> Option<Self> {
+        match &self {
+            Cause::Host(h) if !down.iter().any(|d| d.host == *h) => None,
+            _ => Some(self),
         }
     }
 }
@@ -192,7 +202,11 @@ fn kept_phrase(feeds: &[&FeedSummary]) -> String {
 }
 
 /// The lines for causes many feeds share: each host given up on, the deadline.
-fn cause_lines(summaries: &[FeedSummary], down: &[Down], deadline: Option<Duration>) -> Vec<String> {
+fn cause_lines(
+    summaries: &[FeedSummary],
+    down: &[Down],
+    deadline: Option<Duration>,
+) -> Vec<String> {
     let mut lines = Vec::new();
     for d in down {
         let cause = Cause::Host(d.host.clone());
@@ -206,7 +220,12 @@ fn cause_lines(summaries: &[FeedSummary], down: &[Down], deadline: Option<Durati
                 d.host, d.reason
             )
         } else {
-            format!("{} unreachable ({}): {}", d.host, d.reason, kept_phrase(&feeds))
+            format!(
+                "{} unreachable ({}): {}",
+                d.host,
+                d.reason,
+                kept_phrase(&feeds)
+            )
         });
     }
     if let Some(limit) = deadline {
@@ -476,10 +495,6 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
                 }
                 fresh.insert(def.id().clone(), None);
                 let cause = Cause::of(&e);
-                if cause.is_some() {
-                    // Reported once for every feed it hit; the details at -v.
-                    log::info!("{}: {msg}", def.id());
-                }
                 if publish {
                     summaries.push(FeedSummary {
                         had_files,
@@ -495,6 +510,13 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
         Some(w) => (w.client().down_hosts(), w.client().deadline_passed()),
         None => (Vec::new(), false),
     };
+    for s in &mut summaries {
+        s.cause = s.cause.take().and_then(|c| c.confirm(&down));
+        if let (Some(_), Some(e)) = (&s.cause, &s.error) {
+            // Reported once for every feed it hit; each feed's own error at -v.
+            log::info!("{}: {e}", s.feed);
+        }
+    }
     if let Some(robots) = &robots_cache {
         // Losing a copy costs one request next run, not a feed: warn and go on.
         if let Err(e) = robots.save(&run.store) {

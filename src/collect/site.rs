@@ -313,7 +313,11 @@ impl Walker {
             out.warnings.push(format!(
                 "{n} detail page{} not read ({why}); {} list entr{}",
                 if n == 1 { "" } else { "s" },
-                if n == 1 { "its notice uses its" } else { "those notices use their" },
+                if n == 1 {
+                    "its notice uses its"
+                } else {
+                    "those notices use their"
+                },
                 if n == 1 { "y" } else { "ies" }
             ));
         }
@@ -481,8 +485,8 @@ impl Walker {
             Ok(body) => Ok(scrape::parse_detail(&body, spec)),
             Err(e) if e.is_robots() => Err(DetailMiss::Robots(e.to_string())),
             // The run's summary names the host and why, once.
-            Err(http::Error::Unreachable { host, .. }) => {
-                Err(DetailMiss::Skipped(format!("{host} unreachable")))
+            Err(http::Error::Unreachable { down, .. }) => {
+                Err(DetailMiss::Skipped(format!("{} unreachable", down.host)))
             }
             Err(e) if e.is_deadline() => {
                 Err(DetailMiss::Skipped("the run's deadline was reached".into()))

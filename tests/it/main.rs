@@ -11,3 +11,4 @@ mod reader;
 mod robots;
 mod server;
 mod support;
+mod unreachable;

@@ -25,8 +25,18 @@ pub struct Server {
     pub port: u16,
     root: Arc<Mutex<PathBuf>>,
     log: Arc<Mutex<Vec<Logged>>>,
+    stall: Arc<Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
+}
+
+/// What a handler thread shares with the server.
+#[derive(Clone)]
+struct Shared {
+    root: Arc<Mutex<PathBuf>>,
+    log: Arc<Mutex<Vec<Logged>>>,
+    stall: Arc<Mutex<Option<String>>>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Server {
@@ -37,15 +47,22 @@ impl Server {
         listener.set_nonblocking(true).unwrap();
         let root = Arc::new(Mutex::new(root.to_owned()));
         let log = Arc::new(Mutex::new(Vec::new()));
+        let stall = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, l, s) = (root.clone(), log.clone(), stop.clone());
+        let shared = Shared {
+            root: root.clone(),
+            log: log.clone(),
+            stall: stall.clone(),
+            stop: stop.clone(),
+        };
+        let s = stop.clone();
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (r, l) = (r.clone(), l.clone());
+                        let shared = shared.clone();
                         std::thread::spawn(move || {
-                            let _ = handle(stream, &r, &l);
+                            let _ = handle(stream, &shared);
                         });
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
@@ -56,6 +73,7 @@ impl Server {
             port,
             root,
             log,
+            stall,
             stop,
             handle: Some(handle),
         }
@@ -68,6 +86,13 @@ impl Server {
     /// Serve another folder from now on (a site that changed between runs).
     pub fn set_root(&self, root: &Path) {
         *self.root.lock().unwrap() = root.to_owned();
+    }
+
+    /// From now on, requests whose path starts with `prefix` are read and never answered (the
+    /// connection stays open until the server stops), as a stalled server or a firewall that
+    /// drops answers behaves. `""` stalls everything.
+    pub fn stall(&self, prefix: &str) {
+        *self.stall.lock().unwrap() = Some(prefix.to_owned());
     }
 
     pub fn requests(&self) -> Vec<Logged> {
@@ -121,11 +146,8 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-fn handle(
-    stream: TcpStream,
-    root: &Mutex<PathBuf>,
-    log: &Mutex<Vec<Logged>>,
-) -> std::io::Result<()> {
+fn handle(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let (root, log) = (&shared.root, &shared.log);
     stream.set_nonblocking(false)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut stream = stream;
@@ -160,6 +182,25 @@ fn handle(
             reader.read_exact(&mut body)?;
         }
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let stalled = shared
+            .stall
+            .lock()
+            .unwrap()
+            .as_deref()
+            .is_some_and(|p| path.starts_with(p));
+        if stalled {
+            log.lock().unwrap().push(Logged {
+                method,
+                target,
+                status: 0,
+                if_none_match: inm,
+                user_agent: ua,
+            });
+            while !shared.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            return Ok(());
+        }
         let root = root.lock().unwrap().clone();
         let rel = percent_decode(path);
         let mut fs = root.join(rel.trim_start_matches('/'));

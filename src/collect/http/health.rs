@@ -133,7 +133,10 @@ mod tests {
         let h = Health::default();
         let d = h.unreachable(KEY, HOST, "dns error");
         assert_eq!(d.reason, "dns error");
-        assert_eq!(h.unreachable(KEY, HOST, "tcp connect error").reason, "dns error");
+        assert_eq!(
+            h.unreachable(KEY, HOST, "tcp connect error").reason,
+            "dns error"
+        );
         // An answer later does not bring it back: the run has given up on it.
         h.answered(KEY);
         assert!(h.check(KEY).is_some());

@@ -262,11 +262,10 @@ pub enum Error {
     },
     /// The host is down for the run (see [`Down`]); `attempts` is 0 when this request was not
     /// made because an earlier one found it down.
-    #[error("{url}: {host} unreachable ({reason}){}", if *.attempts == 0 { "; not requested".to_owned() } else { format!(" after {}", tries(*.attempts)) })]
+    #[error("{url}: {} unreachable ({}){}", down.host, down.reason, if *.attempts == 0 { "; not requested".to_owned() } else { format!(" after {}", tries(*.attempts)) })]
     Unreachable {
         url: Url,
-        host: String,
-        reason: String,
+        down: Box<Down>,
         attempts: u32,
     },
     /// The run's `--deadline` passed before this request could finish.
@@ -337,10 +336,7 @@ impl Error {
     /// The host behind the error is down for the run: its name and why.
     pub fn unreachable(&self) -> Option<Down> {
         match self {
-            Error::Unreachable { host, reason, .. } => Some(Down {
-                host: host.clone(),
-                reason: reason.clone(),
-            }),
+            Error::Unreachable { down, .. } => Some((**down).clone()),
             _ => None,
         }
     }
@@ -686,8 +682,7 @@ impl Client {
         let health = &self.inner.health;
         let down = |d: Down, attempts: u32| Error::Unreachable {
             url: url.clone(),
-            host: d.host,
-            reason: d.reason,
+            down: Box::new(d),
             attempts,
         };
         let mut attempt = 0;
@@ -716,9 +711,9 @@ impl Client {
             };
             let (trouble, retry_after) = match &result {
                 Ok(a) => (
-                        Trouble::Status(a.status),
-                        header_text(&a.headers, header::RETRY_AFTER)
-                            .and_then(|v| retry::parse_retry_after(&v, SystemTime::now())),
+                    Trouble::Status(a.status),
+                    header_text(&a.headers, header::RETRY_AFTER)
+                        .and_then(|v| retry::parse_retry_after(&v, SystemTime::now())),
                 ),
                 Err(Failed::Down(d)) => return Err(down(d.clone(), attempt - 1)),
                 Err(Failed::Timeout) => {
@@ -776,15 +771,16 @@ impl Client {
                 attempts,
             },
             Err(Failed::Unreachable(reason)) => Error::Unreachable {
-                host: url.host_str().unwrap_or_default().to_owned(),
+                down: Box::new(Down {
+                    host: url.host_str().unwrap_or_default().to_owned(),
+                    reason,
+                }),
                 url,
-                reason,
                 attempts,
             },
             Err(Failed::Down(d)) => Error::Unreachable {
                 url,
-                host: d.host,
-                reason: d.reason,
+                down: Box::new(d),
                 attempts: 0,
             },
             Err(Failed::Invalid(source) | Failed::Transport(source)) => Error::Network {
@@ -951,7 +947,9 @@ impl Client {
             // The run's summary reports a host that is down, or the deadline, once, and a page
             // that times out says so itself: no warning here on top. Whatever is fetched next
             // fails the same way or works.
-            Err(e @ (Error::Unreachable { .. } | Error::Deadline { .. } | Error::Timeout { .. })) => {
+            Err(
+                e @ (Error::Unreachable { .. } | Error::Deadline { .. } | Error::Timeout { .. }),
+            ) => {
                 log::info!("{e}; robots.txt not read");
                 match cached {
                     Some(c) => self.apply_robots(&site, actual, &c.body).await,

@@ -69,7 +69,9 @@ pub(super) fn plan(
     let limit = match trouble {
         Trouble::Status(s) if should_retry(s) => policy.max_attempts,
         Trouble::Transport => policy.max_attempts,
-        Trouble::Timeout | Trouble::Unreachable => policy.max_host_attempts.min(policy.max_attempts),
+        Trouble::Timeout | Trouble::Unreachable => {
+            policy.max_host_attempts.min(policy.max_attempts)
+        }
         Trouble::Status(_) | Trouble::Permanent => 0,
     };
     if attempt >= limit {

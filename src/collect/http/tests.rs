@@ -627,7 +627,10 @@ async fn a_refused_connection_is_retried_then_reported() {
         msg.starts_with(&format!("{url}: 127.0.0.1 unreachable (tcp connect error")),
         "{msg}"
     );
-    assert!(msg.contains("refused") && msg.ends_with("after 2 attempts"), "{msg}");
+    assert!(
+        msg.contains("refused") && msg.ends_with("after 2 attempts"),
+        "{msg}"
+    );
     // The host is down for the run: the next request is not even tried.
     let started = Instant::now();
     let other = Url::parse(&format!("http://127.0.0.1:{port}/y")).unwrap();
@@ -668,7 +671,11 @@ async fn an_unresolvable_host_is_down_after_one_retry_and_reported_by_the_site_n
             "{err:?}"
         );
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let down = c.down_hosts();
     assert_eq!(down.len(), 1);
     assert_eq!(down[0].host, "www.chinania.org.cn");
@@ -685,18 +692,26 @@ async fn three_responses_in_a_row_that_never_come_make_the_host_down() {
     let c = client(opts());
     // Two attempts of the first request, one of the second: three in a row.
     let first = get(&c, server.url("/a")).await.unwrap_err();
-    assert!(matches!(first, Error::Timeout { attempts: 2, .. }), "{first:?}");
+    assert!(
+        matches!(first, Error::Timeout { attempts: 2, .. }),
+        "{first:?}"
+    );
     let second = get(&c, server.url("/b")).await.unwrap_err();
     assert!(
         matches!(second, Error::Unreachable { attempts: 1, .. }),
         "{second:?}"
     );
     assert!(
-        second.to_string().contains("3 requests in a row got no answer"),
+        second
+            .to_string()
+            .contains("3 requests in a row got no answer"),
         "{second}"
     );
     let third = get(&c, server.url("/c")).await.unwrap_err();
-    assert!(matches!(third, Error::Unreachable { attempts: 0, .. }), "{third:?}");
+    assert!(
+        matches!(third, Error::Unreachable { attempts: 0, .. }),
+        "{third:?}"
+    );
     assert_eq!(server.hits("/a").len() + server.hits("/b").len(), 3);
     assert!(server.hits("/c").is_empty());
     server.stop().await;
@@ -735,7 +750,8 @@ async fn the_run_deadline_ends_waiting_requests_and_refuses_new_ones() {
     let err = get(&c, server.url("/a")).await.unwrap_err();
     assert!(err.is_deadline(), "{err:?}");
     assert!(
-        err.to_string().ends_with("not fetched, the run's deadline (400ms) was reached"),
+        err.to_string()
+            .ends_with("not fetched, the run's deadline (400ms) was reached"),
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(1));
