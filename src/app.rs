@@ -39,6 +39,8 @@ pub struct Outcome {
     /// something it should have read was not.
     pub hosts_down: usize,
     pub deadline_reached: bool,
+    /// `feeds.opml` or `index.html` could not be written; the feeds were (exit 1).
+    pub folder_failed: bool,
 }
 
 impl Outcome {
@@ -48,6 +50,7 @@ impl Outcome {
             && !self.report_failed
             && self.hosts_down == 0
             && !self.deadline_reached
+            && !self.folder_failed
     }
 }
 
@@ -592,6 +595,17 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
     for line in cause_lines(&summaries, &down, deadline_passed.then_some(args.deadline)) {
         eprintln!("{line}");
     }
+    // Every feed of the folder, not only this run's: `build ID` must not drop the others.
+    match publish_folder(&run, &all) {
+        Ok(written) => log::info!(
+            "feeds.opml, index.html: {written} file{} written",
+            if written == 1 { "" } else { "s" }
+        ),
+        Err(e) => {
+            eprintln!("error: {}", normalize::printable(&format!("{e:#}")));
+            outcome.folder_failed = true;
+        }
+    }
     if let Some(path) = &args.report {
         let report = RunReport {
             started: run.now.to_rfc3339(),
@@ -898,6 +912,35 @@ fn publish_inner(
     Ok(report)
 }
 
+/// Writes the folder-wide files from the store: every defined feed that has items (its files
+/// were published by this run or an earlier one), grouped by site. Returns how many changed.
+fn publish_folder(run: &Run<'_>, all: &[FeedDef]) -> Result<usize> {
+    let mut feeds = Vec::new();
+    for def in all {
+        let items = run.store.archive(def.id(), def.max_items)?;
+        if !items.is_empty() {
+            feeds.push((def, def.group(all), items));
+        }
+    }
+    let listed: Vec<render::Listed<'_>> = feeds
+        .iter()
+        .map(|(def, group, items)| render::Listed {
+            meta: &def.meta,
+            group,
+            items,
+        })
+        .collect();
+    if listed.is_empty() {
+        // Nothing published yet (a first run whose feeds all failed): no empty list either.
+        return Ok(0);
+    }
+    let mut written = 0;
+    let opml = render::opml::render(&listed);
+    let path = run.args.out.join(render::opml::FILE_NAME);
+    written += usize::from(write::publish(&path, opml.as_bytes())?);
+    Ok(written)
+}
+
 fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
     let all = config::load_dir(&global.feeds)?;
     let def = config::select(all, std::slice::from_ref(&args.id), &global.feeds)?
@@ -1007,13 +1050,16 @@ fn list(global: &Global) -> Result<Outcome> {
             (Some(t), Some(e)) => format!("{} ({e})", t.to_rfc3339()),
             (t, _) => when(*t),
         };
+        let outputs: Vec<String> = Format::ALL
+            .iter()
+            .map(|f| f.file_name(def.id().as_str()))
+            .collect();
         table.push_str(&format!(
-            "{}\t{}\t{}\t{}, {}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             def.id(),
             def.meta.title,
             def.source.describe(),
-            Format::Rss.file_name(def.id().as_str()),
-            Format::Atom.file_name(def.id().as_str()),
+            outputs.join(", "),
             status.archived,
             when(status.last_success),
             failure

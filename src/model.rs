@@ -374,6 +374,29 @@ pub struct FeedMeta {
     pub timezone: chrono_tz::Tz,
 }
 
+/// The heading a feed is listed under in `feeds.opml` and `index.html`. Sites come first (by
+/// name), then feeds of local notices, then merges across sites.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Group {
+    /// A scraped site (or a merge of one site's channels): its name and home page.
+    Site { name: String, link: Url },
+    /// Feeds read from local notice files.
+    Local,
+    /// Merges whose members come from several groups.
+    Mixed,
+}
+
+impl Group {
+    /// The heading shown to people.
+    pub fn name(&self) -> &str {
+        match self {
+            Group::Site { name, .. } => name,
+            Group::Local => "Local notices",
+            Group::Mixed => "Combined feeds",
+        }
+    }
+}
+
 /// Sorts newest first with the GUID as tie-break, then keeps `max` items.
 pub fn order_and_limit(items: &mut Vec<Item>, max: usize) {
     items.sort_by(|a, b| {

@@ -16,7 +16,7 @@ use regex::Regex;
 use serde::Deserialize;
 use url::Url;
 
-use crate::model::{BadFeedId, FeedId, FeedMeta};
+use crate::model::{BadFeedId, FeedId, FeedMeta, Group};
 
 pub use project::Project;
 
@@ -220,6 +220,29 @@ pub struct FeedDef {
 impl FeedDef {
     pub fn id(&self) -> &FeedId {
         &self.meta.id
+    }
+
+    /// Where the feed is listed for people: its site's group, local notices in their own, a
+    /// merge under its members' group when they share one. `all` holds the merge's members.
+    pub fn group(&self, all: &[FeedDef]) -> Group {
+        match &self.source {
+            Source::Scrape(s) => Group::Site {
+                name: s.site.name.clone(),
+                link: s.site.base.clone(),
+            },
+            Source::Local { .. } => Group::Local,
+            Source::Merge { feeds } => {
+                let mut groups = feeds
+                    .iter()
+                    .filter_map(|m| all.iter().find(|d| d.id() == m))
+                    .filter(|d| !matches!(d.source, Source::Merge { .. }))
+                    .map(|d| d.group(all));
+                match groups.next() {
+                    Some(first) if groups.all(|g| g == first) => first,
+                    _ => Group::Mixed,
+                }
+            }
+        }
     }
 }
 

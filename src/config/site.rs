@@ -96,6 +96,9 @@ pub struct DetailSpec {
 pub struct SiteDef {
     /// The file it came from, for messages.
     pub path: PathBuf,
+    /// The site's name for people (the OPML's and the index's group heading); the base URL's
+    /// host when not given.
+    pub name: String,
     /// The site's home; a list link to another host is off-site and is not fetched.
     pub base: Url,
     /// Other origins of the site a definition lists explicitly (e.g. a host serving its
@@ -116,6 +119,8 @@ pub struct SiteDef {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSite {
+    #[serde(default)]
+    name: Option<String>,
     base: String,
     #[serde(default)]
     origins: Vec<String>,
@@ -262,6 +267,11 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
             Ok(url)
         })
         .collect::<Result<Vec<_>>>()?;
+    let name = raw
+        .name
+        .map(|n| crate::normalize::clean_text(&n))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| base.host_str().unwrap_or_default().to_owned());
     let timezone = raw
         .timezone
         .map(|t| {
@@ -372,6 +382,7 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         })
         .transpose()?;
     Ok(SiteDef {
+        name,
         path: path.to_owned(),
         base,
         origins,

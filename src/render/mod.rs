@@ -1,31 +1,36 @@
-//! Items → feed documents, one module per format. Each renderer owns its format's rules (date
-//! syntax, GUID attributes, enclosure shape) and returns the document as a string.
+//! Items → documents, one module per format. Each renderer owns its format's rules (date
+//! syntax, GUID attributes, enclosure shape) and returns the document as a string: per feed RSS,
+//! Atom and JSON Feed; for the whole folder the OPML subscription list.
 //!
 //! Pure, with no clock: the feed-level `updated`/`lastBuildDate` is the newest item change, so
 //! the same items always give the same bytes and an unchanged run touches no file.
 
 mod atom;
+mod json;
+pub mod opml;
 mod rss;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{FeedMeta, Item};
+use crate::model::{FeedMeta, Group, Item};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Rss,
     Atom,
+    Json,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Rss, Format::Atom];
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
 
     /// The output file name for a feed id.
     pub fn file_name(self, id: &str) -> String {
         match self {
             Format::Rss => format!("{id}.rss.xml"),
             Format::Atom => format!("{id}.atom.xml"),
+            Format::Json => format!("{id}.json"),
         }
     }
 
@@ -34,8 +39,40 @@ impl Format {
         match self {
             Format::Rss => "application/rss+xml",
             Format::Atom => "application/atom+xml",
+            Format::Json => "application/feed+json",
         }
     }
+}
+
+/// One published feed as the folder-wide documents (OPML, index) list it: its metadata, its
+/// group heading and the items its files hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a> {
+    pub meta: &'a FeedMeta,
+    pub group: &'a Group,
+    pub items: &'a [Item],
+}
+
+/// Feeds grouped under their headings, groups in `Group` order, feeds by id within a group.
+pub fn grouped<'a>(feeds: &[Listed<'a>]) -> Vec<(&'a Group, Vec<Listed<'a>>)> {
+    let mut groups: std::collections::BTreeMap<&'a Group, Vec<Listed<'a>>> = Default::default();
+    for f in feeds {
+        groups.entry(f.group).or_default().push(*f);
+    }
+    groups
+        .into_iter()
+        .map(|(g, mut fs)| {
+            fs.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+            (g, fs)
+        })
+        .collect()
+}
+
+/// A file of the output folder as a link: absolute under `base` when one is known, else the
+/// bare file name (relative to the folder).
+pub fn folder_href(base: Option<&url::Url>, name: &str) -> String {
+    base.and_then(|b| b.join(name).ok())
+        .map_or_else(|| name.to_owned(), |u| u.to_string())
 }
 
 /// Renders `items` (already ordered and limited) as one document.
@@ -43,12 +80,13 @@ pub fn render(meta: &FeedMeta, items: &[Item], format: Format) -> String {
     match format {
         Format::Rss => rss::render(meta, items),
         Format::Atom => atom::render(meta, items),
+        Format::Json => json::render(meta, items),
     }
 }
 
 /// The newest change among the items; for an empty feed, the Unix epoch (a fixed value, never
 /// the wall clock).
-fn feed_updated(items: &[Item]) -> DateTime<Utc> {
+pub fn feed_updated(items: &[Item]) -> DateTime<Utc> {
     items
         .iter()
         .map(|i| i.updated.max(i.published))

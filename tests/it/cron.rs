@@ -316,7 +316,7 @@ fn a_new_notice_on_the_site_is_exactly_one_new_item_first_in_the_feed() {
     run.expect_code(0);
     assert!(
         run.stderr.contains(&format!(
-            "{ZCFG}: 1 new, 0 updated, 6 unchanged; 7 items, 2 files written"
+            "{ZCFG}: 1 new, 0 updated, 6 unchanged; 7 items, 3 files written"
         )),
         "{}",
         run.stderr
@@ -382,7 +382,7 @@ fn an_edited_notice_moves_its_updated_with_refresh_and_nothing_else() {
     run.expect_code(0);
     assert!(
         run.stderr.contains(&format!(
-            "{ZCFG}: 0 new, 1 updated, 5 unchanged; 6 items, 2 files written"
+            "{ZCFG}: 0 new, 1 updated, 5 unchanged; 6 items, 3 files written"
         )),
         "{}",
         run.stderr
@@ -758,7 +758,13 @@ fn sigkill_at_random_moments_never_breaks_a_feed_or_the_store() {
     let toggled_link = format!("{ORIGIN}/{toggled}");
     let server = Server::start(&mirror_root());
     let job = Job::new(&[XHTZ], false);
-    let names = [format!("{XHTZ}.rss.xml"), format!("{XHTZ}.atom.xml")];
+    let names = [
+        format!("{XHTZ}.rss.xml"),
+        format!("{XHTZ}.atom.xml"),
+        format!("{XHTZ}.json"),
+    ];
+    // Folder-wide files: checked to be whole (the temporary-file rename), not read as feeds.
+    let folder_files = ["feeds.opml"];
     let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
     let mut stored = BTreeSet::new();
     let mut stored_edit = true;
@@ -839,6 +845,11 @@ fn sigkill_at_random_moments_never_breaks_a_feed_or_the_store() {
                 let name = entry.unwrap().file_name().to_string_lossy().into_owned();
                 if name.starts_with(".noticefeed-") && name.ends_with(".tmp") {
                     leftovers += 1; // hidden, never a feed name
+                    continue;
+                }
+                if folder_files.contains(&name.as_str()) {
+                    let text = fs::read_to_string(job.out().join(&name)).unwrap();
+                    assert!(text.trim_end().ends_with('>'), "{name} whole after run {i}");
                     continue;
                 }
                 assert!(

@@ -6,10 +6,15 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use serde_json::Value;
+
 use crate::server::Server;
-use crate::support::{self, copy_dir, parse_feed, repo, run_in, Project, Run, CHINANIA};
+use crate::support::{
+    self, copy_dir, entries, parse_feed, repo, run_in, snapshot, xmllint_ok, Project, Run, CHINANIA,
+};
 
 const PUBLIC: &str = "https://feeds.example.org/cnia/";
 
@@ -79,6 +84,58 @@ fn mirror_server() -> &'static Server {
     S.get_or_init(|| Server::start(&support::chinania_mirror()))
 }
 
+/// A build of every shipped feed from the mirror, run once and shared by the tests that only
+/// read its output: `public` puts a project file with [`PUBLIC`] beside feeds/.
+struct Built {
+    shipped: Shipped,
+    stderr: String,
+}
+
+impl Built {
+    fn out(&self) -> PathBuf {
+        self.shipped.out()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.out().join(name)
+    }
+}
+
+fn built(public: bool) -> &'static Built {
+    static PLAIN: OnceLock<Built> = OnceLock::new();
+    static WITH_URL: OnceLock<Built> = OnceLock::new();
+    let cell = if public { &WITH_URL } else { &PLAIN };
+    cell.get_or_init(|| {
+        let shipped = Shipped::new();
+        if public {
+            // Without the trailing slash: one is added.
+            shipped.write_project(&format!(
+                "public_url = \"{}\"\n",
+                PUBLIC.trim_end_matches('/')
+            ));
+        }
+        let run = shipped.build(mirror_server(), &["-v"]);
+        run.expect_code(0);
+        Built {
+            shipped,
+            stderr: run.stderr,
+        }
+    })
+}
+
+/// The ids of the shipped definitions.
+fn shipped_ids() -> Vec<String> {
+    let mut ids: Vec<String> = fs::read_dir(repo().join("feeds"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 19);
+    ids
+}
+
 /// The self links of a feed file as feed-rs reads them.
 fn self_links(file: &Path) -> Vec<String> {
     parse_feed(file)
@@ -89,49 +146,249 @@ fn self_links(file: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The 19 shipped definitions, built twice: without a public URL no file carries a self link;
-/// with one from the project file every file carries its own absolute one. feed-rs 3 (which
-/// refuses a relative self link) parses every file both times.
+/// The 19 shipped definitions: without a public URL no file carries a self link (and `-v`
+/// says once how to set one); with one from the project file every file carries its own
+/// absolute one. feed-rs 3 (which refuses a relative self link) parses every file both times.
 #[test]
 fn shipped_feeds_have_absolute_self_links_or_none() {
-    let s = Shipped::new();
-    let run = s.build(mirror_server(), &["-v"]);
-    run.expect_code(0);
-    let hints = run
+    let plain = built(false);
+    let hints = plain
         .stderr
         .lines()
         .filter(|l| l.contains("no public URL"))
         .collect::<Vec<_>>();
-    assert_eq!(hints.len(), 1, "said once: {}", run.stderr);
+    assert_eq!(hints.len(), 1, "said once: {}", plain.stderr);
     assert!(
         hints[0].contains("noticefeed.toml") && hints[0].contains("--public-url"),
         "says how to set it: {}",
         hints[0]
     );
-    let files = s.feed_files();
+    let files = plain.shipped.feed_files();
     assert_eq!(files.len(), 2 * 19, "{files:?}");
     for f in &files {
         let text = fs::read_to_string(f).unwrap();
         assert!(!text.contains("rel=\"self\""), "{}: {text}", f.display());
         assert!(self_links(f).is_empty());
     }
+    for id in shipped_ids() {
+        let json: Value =
+            serde_json::from_slice(&fs::read(plain.file(&format!("{id}.json"))).unwrap()).unwrap();
+        assert!(json.get("feed_url").is_none(), "{id}: no relative feed_url");
+    }
 
-    s.write_project(&format!(
-        "public_url = \"{}\"\n",
-        PUBLIC.trim_end_matches('/')
-    ));
-    let run = s.build(mirror_server(), &["-v"]);
-    run.expect_code(0);
-    assert!(!run.stderr.contains("no public URL"), "{}", run.stderr);
-    for f in &files {
+    let public = built(true);
+    assert!(
+        !public.stderr.contains("no public URL"),
+        "{}",
+        public.stderr
+    );
+    for f in public.shipped.feed_files() {
         let name = f.file_name().unwrap().to_string_lossy();
         assert_eq!(
-            self_links(f),
+            self_links(&f),
             [format!("{PUBLIC}{name}")],
             "{}",
             f.display()
         );
     }
+}
+
+/// Every shipped feed's JSON Feed 1.1: read by feed-rs 3 as JSON Feed, the same items in the
+/// same order with the same GUID strings as RSS and Atom; dates in RFC 3339 with Beijing's
+/// offset; `feed_url` absolute; attachments with their type and size.
+#[test]
+fn json_feeds_carry_the_same_items_and_guids_as_rss_and_atom() {
+    let b = built(true);
+    let mut attachments = 0;
+    for id in shipped_ids() {
+        let path = b.file(&format!("{id}.json"));
+        let feed = parse_feed(&path);
+        assert_eq!(feed.feed_type, feed_rs::model::FeedType::JSON, "{id}");
+        let json_side = entries(&feed);
+        let atom_side = entries(&parse_feed(&b.file(&format!("{id}.atom.xml"))));
+        let rss_side = entries(&parse_feed(&b.file(&format!("{id}.rss.xml"))));
+        assert!(!json_side.is_empty(), "{id}");
+        let ids = |v: &[support::Seen]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&json_side), ids(&atom_side), "{id}: JSON vs Atom GUIDs");
+        assert_eq!(ids(&json_side), ids(&rss_side), "{id}: JSON vs RSS GUIDs");
+        assert_eq!(json_side, atom_side, "{id}: titles, links, dates, tags");
+
+        let v: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["version"], "https://jsonfeed.org/version/1.1");
+        assert_eq!(v["feed_url"], format!("{PUBLIC}{id}.json"));
+        assert!(v["home_page_url"].as_str().unwrap().starts_with("https://"));
+        assert!(v["language"].is_string() && v["authors"][0]["name"].is_string());
+        for item in v["items"].as_array().unwrap() {
+            for key in ["date_published", "date_modified"] {
+                let d = item[key].as_str().unwrap();
+                assert!(
+                    chrono::DateTime::parse_from_rfc3339(d).is_ok() && d.ends_with("+08:00"),
+                    "{id}: {key} {d}"
+                );
+            }
+            assert!(item["content_html"].is_string(), "{id}");
+            for a in item["attachments"].as_array().into_iter().flatten() {
+                attachments += 1;
+                assert!(a["url"].as_str().unwrap().starts_with("https://"), "{a}");
+                assert!(a["mime_type"].as_str().unwrap().contains('/'), "{a}");
+                assert!(
+                    a.get("size_in_bytes")
+                        .is_none_or(|n| n.as_u64().unwrap() > 0),
+                    "{a}"
+                );
+            }
+        }
+    }
+    assert!(attachments > 0, "the mirror has notices with attachments");
+}
+
+/// `feeds.opml` lists every shipped feed once, under one outline per site (the association's
+/// 18 channel feeds together, the local notices in their own group), with absolute `xmlUrl`s;
+/// newsboat imports it and subscribes to every feed.
+#[test]
+fn opml_groups_every_feed_by_site_and_imports_into_newsboat() {
+    let b = built(true);
+    let opml = fs::read_to_string(b.file("feeds.opml")).unwrap();
+    assert!(opml.contains("<opml version=\"2.0\">"), "{opml}");
+    let xml_urls: Vec<String> = shipped_ids()
+        .iter()
+        .map(|id| format!("{PUBLIC}{id}.rss.xml"))
+        .collect();
+    for u in &xml_urls {
+        assert_eq!(
+            opml.matches(&format!("xmlUrl=\"{u}\"")).count(),
+            1,
+            "{u} once: {opml}"
+        );
+    }
+    assert_eq!(opml.matches("type=\"rss\"").count(), 19);
+    let site = opml
+        .find("<outline text=\"中国有色金属工业协会\"")
+        .expect("one outline for the site");
+    let local = opml
+        .find("<outline text=\"Local notices\"")
+        .expect("a group for local notices");
+    assert_eq!(
+        opml.matches("<outline text=\"中国有色金属工业协会\"")
+            .count(),
+        1
+    );
+    let in_site = &opml[site..local];
+    assert_eq!(in_site.matches("type=\"rss\"").count(), 18, "{opml}");
+    assert!(opml[local..].contains("notices.rss.xml"));
+    assert!(in_site.contains("htmlUrl=\"https://www.chinania.org.cn/\""));
+    assert!(in_site.contains("language=\"zh-CN\""));
+    xmllint_ok(&b.file("feeds.opml"), false);
+
+    let Some(imported) = newsboat_import(&b.file("feeds.opml")) else {
+        return;
+    };
+    for u in &xml_urls {
+        assert!(
+            imported
+                .iter()
+                .any(|line| line.split_whitespace().next() == Some(u.as_str())),
+            "newsboat did not import {u}: {imported:?}"
+        );
+    }
+    assert_eq!(imported.len(), 19, "{imported:?}");
+}
+
+/// `newsboat -i FILE` in a profile of its own (urls file, cache, HOME in a temporary folder);
+/// returns the lines of the urls file it wrote. `None` when newsboat is missing and skipping
+/// was asked for.
+fn newsboat_import(opml: &Path) -> Option<Vec<String>> {
+    let ok = Command::new("newsboat")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !support::external_available("newsboat (apt-get install newsboat)", ok) {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir_all(&home).unwrap();
+    let urls = dir.path().join("urls");
+    let out = Command::new("newsboat")
+        .arg("-u")
+        .arg(&urls)
+        .arg("-c")
+        .arg(dir.path().join("cache.db"))
+        .args(["-C", "/dev/null", "-i"])
+        .arg(opml)
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "newsboat -i: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        fs::read_to_string(&urls)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// `build ID` writes only that feed's files, yet the folder files still list every feed that
+/// has been published; a rerun rewrites none of them.
+#[test]
+fn building_some_feeds_keeps_every_feed_in_the_folder_files() {
+    let p = Project::bundled();
+    let def = fs::read_to_string(repo().join("feeds/notices.toml")).unwrap();
+    p.write_feed("other", &def.replace("— notices", "— other"));
+    p.run(&["build", "notices"]).expect_code(0);
+    let opml = fs::read_to_string(p.out().join("feeds.opml")).unwrap();
+    assert!(
+        !opml.contains("other.rss.xml"),
+        "never published, not listed: {opml}"
+    );
+    p.build().expect_code(0);
+    let before = snapshot(&p.out());
+    let opml = fs::read_to_string(p.out().join("feeds.opml")).unwrap();
+    assert!(
+        opml.contains("xmlUrl=\"other.rss.xml\"") && opml.contains("xmlUrl=\"notices.rss.xml\""),
+        "{opml}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    p.run(&["build", "notices"]).expect_code(0);
+    assert!(
+        snapshot(&p.out()) == before,
+        "a partial rerun changed the folder"
+    );
+}
+
+/// An unchanged rerun of every shipped feed writes no file at all: feeds, JSON Feeds, pages,
+/// OPML and index keep their bytes and their mtimes.
+#[test]
+fn an_unchanged_rerun_of_the_shipped_feeds_writes_nothing() {
+    let s = Shipped::new();
+    s.write_project(&format!("public_url = \"{PUBLIC}\"\n"));
+    s.build(mirror_server(), &[]).expect_code(0);
+    let before = snapshot(&s.out());
+    assert_eq!(
+        before.len(),
+        19 * 3 + 1,
+        "{:?}",
+        before.keys().collect::<Vec<_>>()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    s.build(mirror_server(), &[]).expect_code(0);
+    let after = snapshot(&s.out());
+    for (name, (bytes, time)) in &before {
+        let (b2, t2) = &after[name];
+        assert!(bytes == b2 && time == t2, "{name} was rewritten");
+    }
+    assert_eq!(after.len(), before.len());
 }
 
 fn bundled_self_links(p: &Project) -> (Vec<String>, Vec<String>) {

@@ -220,6 +220,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every file of a folder (not recursive): name → (bytes, mtime). Two equal snapshots mean a
+/// run wrote nothing there, not even the same bytes again.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, (fs::read(&p).unwrap(), mtime(&p)))
+        })
+        .collect()
+}
+
 pub fn mtime(p: &Path) -> SystemTime {
     fs::metadata(p).unwrap().modified().unwrap()
 }
