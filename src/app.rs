@@ -15,12 +15,12 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
-use crate::cli::{BuildArgs, CheckArgs, Cli, Command, Global};
+use crate::cli::{BuildArgs, Cli, Command, Global};
 use crate::collect::http::{
     self, CachedRobots, Client, Down, HttpOptions, OriginPolicy, RobotsCache,
 };
 use crate::collect::local;
-use crate::collect::site::{CachedList, Memory, NoMemory, RunOptions, Walker};
+use crate::collect::site::{CachedList, Memory, RunOptions, Walker};
 use crate::config::{self, FeedDef, Project, ScrapeSource, Source};
 use crate::model::{FeedId, Item, RawNotice};
 use crate::normalize::{self, Context};
@@ -77,8 +77,11 @@ fn isolated<T>(feed: &FeedId, stage: &str, work: impl FnOnce() -> Result<T>) -> 
 pub fn run(cli: &Cli) -> Result<Outcome> {
     match &cli.command {
         Command::Build(args) => build(&cli.global, args),
-        Command::Check(args) => check(&cli.global, args),
+        Command::Check(args) => crate::commands::check::run(&cli.global, args),
         Command::List => list(&cli.global),
+        Command::Init(args) => crate::commands::init::run(args),
+        Command::Completions(args) => crate::commands::shell::completions(args),
+        Command::Man => crate::commands::shell::man(),
     }
 }
 
@@ -328,7 +331,7 @@ impl RobotsCache for StoreRobots {
     }
 }
 
-fn http_client(
+pub(crate) fn http_client(
     global: &Global,
     defs: &[&FeedDef],
     robots: Option<Arc<dyn RobotsCache>>,
@@ -371,7 +374,7 @@ fn http_client(
     Client::new(opts).context("setting up the HTTP client")
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -410,7 +413,7 @@ fn note_missing_public_url(defs: &[FeedDef], project: &Project) {
 
 fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
     let project = load_project(global, args.public_url.as_ref())?;
-    let mut all = config::load_dir(&global.feeds)?;
+    let mut all = load_definitions(global)?;
     apply_project(&mut all, &project);
     let selected = config::select(all.clone(), &args.ids, &global.feeds)?;
     note_missing_public_url(&selected, &project);
@@ -473,8 +476,17 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             log::info!("collecting {msg}: {}", src.url);
             run.progress.set_message(format!("collecting {msg}"));
         }
+        let started = std::time::Instant::now();
+        if !matches!(def.source, Source::Scrape(_)) {
+            log::info!("{}: started ({})", def.id(), def.source.describe());
+        }
         let had_files = has_files(&run.args.out, def.id());
         let result = isolated(def.id(), "collecting", || collect_feed(&mut run, def));
+        log::info!(
+            "{}: finished in {:.2} s",
+            def.id(),
+            started.elapsed().as_secs_f64()
+        );
         match result {
             Ok(f) => {
                 let summary = if publish {
@@ -588,7 +600,7 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
         } else {
             outcome.feeds_failed += 1;
             if s.cause.is_none() {
-                eprintln!("{line}");
+                eprintln!("error: {line}");
             }
         }
     }
@@ -941,96 +953,8 @@ fn publish_folder(run: &Run<'_>, all: &[FeedDef]) -> Result<usize> {
     Ok(written)
 }
 
-fn check(global: &Global, args: &CheckArgs) -> Result<Outcome> {
-    let all = config::load_dir(&global.feeds)?;
-    let def = config::select(all, std::slice::from_ref(&args.id), &global.feeds)?
-        .into_iter()
-        .next()
-        .context("no such feed")?;
-    let Source::Scrape(src) = &def.source else {
-        anyhow::bail!(
-            "{}: `check` reads scraped feeds; this one is {}",
-            def.id(),
-            def.source.describe()
-        );
-    };
-    // `check` writes nothing, robots.txt copies included.
-    let client = http_client(global, &[&def], None, None)?;
-    let walker = Walker::new(client);
-    let rt = runtime()?;
-    let opts = RunOptions {
-        max_pages: args.pages,
-        refresh: true,
-        now: Utc::now(),
-    };
-    let scraped = match rt.block_on(walker.collect(src, def.meta.timezone, &NoMemory, opts)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{}: {:#}", def.id(), anyhow::Error::from(e));
-            return Ok(Outcome {
-                feeds_failed: 1,
-                ..Outcome::default()
-            });
-        }
-    };
-    let mut table = String::new();
-    for (url, page) in &scraped.pages {
-        table.push_str(&format!(
-            "# {url}: {} items (title {}, link {}, date {})\n",
-            page.items_matched, page.title_matched, page.link_matched, page.date_matched
-        ));
-    }
-    table.push_str("date\ttitle\tlink\tattachments\n");
-    let mut failed = 0;
-    for sn in &scraped.notices {
-        let date = match &sn.raw.date {
-            crate::model::RawDate::Local(d) => d.format("%Y-%m-%d %H:%M").to_string(),
-            crate::model::RawDate::Zoned(d) => d.to_rfc3339(),
-            crate::model::RawDate::Missing { raw } => {
-                // As the site wrote it, but never raw: it goes to the operator's terminal.
-                format!(
-                    "(no date: {})",
-                    normalize::printable(&normalize::clean_text(
-                        raw.as_deref().unwrap_or("missing")
-                    ))
-                )
-            }
-        };
-        let link = sn
-            .raw
-            .link
-            .as_ref()
-            .map(|l| l.to_string())
-            .unwrap_or_default();
-        let atts: Vec<String> = sn
-            .raw
-            .attachments
-            .iter()
-            .map(|a| format!("{} ({} bytes)", a.url, a.length))
-            .collect();
-        failed += usize::from(sn.detail_failed);
-        table.push_str(&format!(
-            "{date}\t{}\t{link}\t{}\n",
-            normalize::clean_text(&sn.raw.title),
-            atts.join(" ")
-        ));
-    }
-    print_table(&table)?;
-    for w in &scraped.warnings {
-        eprintln!("warning: {}", normalize::printable(w));
-    }
-    eprintln!(
-        "{}: {} notices, {} warnings, {} detail pages failed",
-        def.id(),
-        scraped.notices.len(),
-        scraped.warnings.len(),
-        failed
-    );
-    Ok(Outcome::default())
-}
-
 fn list(global: &Global) -> Result<Outcome> {
-    let defs = config::load_dir(&global.feeds)?;
+    let defs = load_definitions(global)?;
     // `list` never creates a store; it reports one if a build made it.
     let store = if global.state.exists() {
         Some(Store::open(&global.state)?)
@@ -1071,7 +995,19 @@ fn list(global: &Global) -> Result<Outcome> {
 
 /// Writes a command's table to stdout at once. `noticefeed list | head` closes the pipe early:
 /// that is the reader's choice, not an error, and `println!` would panic on it.
-fn print_table(table: &str) -> Result<()> {
+/// Every definition in `--feeds`. A missing folder is the usual first step of a new user with
+/// an installed binary, so the message says how to get one.
+fn load_definitions(global: &Global) -> Result<Vec<FeedDef>> {
+    if !global.feeds.is_dir() {
+        anyhow::bail!(
+            "no feeds folder at {}: run `noticefeed init` to create a project here, or pass --feeds DIR",
+            global.feeds.display()
+        );
+    }
+    Ok(config::load_dir(&global.feeds)?)
+}
+
+pub(crate) fn print_table(table: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(table.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),

@@ -64,6 +64,29 @@ pub enum Command {
     Check(CheckArgs),
     /// Validate every definition and print each feed's id, title, source, outputs and archive.
     List,
+    /// Write a ready project: noticefeed.toml, feeds/ with the shipped definitions, sample notices.
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout: `noticefeed man > noticefeed.1`.
+    Man,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    /// Folder to write the project into (created if missing).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -98,10 +121,17 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct CheckArgs {
-    /// The feed to check.
-    #[arg(value_name = "FEED_ID")]
-    pub id: String,
+    /// The feed to check (a definition in --feeds).
+    #[arg(value_name = "FEED_ID", required_unless_present = "definition")]
+    pub id: Option<String>,
+    /// Check this definition file instead of one in --feeds (a named site preset is looked up
+    /// in `sites/` beside the file).
+    #[arg(long, value_name = "PATH", conflicts_with = "id")]
+    pub definition: Option<PathBuf>,
     /// Walk N list pages instead of the definition's `max_pages`.
     #[arg(long, value_name = "N")]
     pub pages: Option<u32>,
+    /// Print the items as JSON (one object with `items` and `warnings`) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

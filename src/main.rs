@@ -22,27 +22,35 @@ fn main() -> ExitCode {
     }
 }
 
-/// `warn` by default so cron mails only on trouble; RUST_LOG wins over the flags.
+/// `warn` by default so cron mails only on trouble; `-v` adds noticefeed's progress lines,
+/// `-vv` its debugging (every request). Other crates (html5ever, hyper, reqwest, rustls) speak
+/// only at `warn` unless `RUST_LOG` asks for more; `RUST_LOG` wins over the flags.
+///
+/// One message style everywhere, as cargo's: `error: …`, `warning: …`; progress lines bare.
 fn init_logging(quiet: bool, verbose: u8) {
-    let level = match (quiet, verbose) {
+    let ours = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
         (false, 1) => "info",
-        _ => "debug",
+        (false, 2) => "debug",
+        _ => "trace",
     };
-    // Messages carry text from sites and notice files: control characters are escaped before
-    // they reach the operator's terminal or cron's mail.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+    let others = if quiet { "error" } else { "warn" };
+    let filter = format!("{others},noticefeed={ours}");
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
         .format(|buf, record| {
             use std::io::Write as _;
-            let style = buf.default_level_style(record.level());
+            let prefix = match record.level() {
+                log::Level::Error => "error: ",
+                log::Level::Warn => "warning: ",
+                log::Level::Info => "",
+                log::Level::Debug => "debug: ",
+                log::Level::Trace => "trace: ",
+            };
+            // Messages carry text from sites and notice files: control characters are escaped
+            // before they reach the operator's terminal or cron's mail.
             let text = record.args().to_string();
-            writeln!(
-                buf,
-                "[{style}{:<5}{style:#}] {}",
-                record.level(),
-                noticefeed::normalize::printable(&text)
-            )
+            writeln!(buf, "{prefix}{}", noticefeed::normalize::printable(&text))
         })
         .init();
 }

@@ -153,7 +153,7 @@ impl Walker {
         site: &SiteDef,
         memory: &dyn Memory,
         out: &mut Scraped,
-    ) -> Result<String, http::Error> {
+    ) -> Result<(String, &'static str), http::Error> {
         let cached = memory.cached_list(url.as_str());
         let cached = cached.as_ref();
         let req = Request {
@@ -164,9 +164,9 @@ impl Walker {
         };
         match self.client.fetch(&req).await? {
             Response::NotModified { .. } => match cached {
-                Some(c) => Ok(c.body.clone()),
+                Some(c) => Ok((c.body.clone(), "304, cached copy")),
                 // The server answered 304 to a request without validators; ask plainly.
-                None => self.plain_get(url, site).await,
+                None => Ok((self.plain_get(url, site).await?, "200")),
             },
             Response::Fetched(page) => {
                 out.fresh_pages.push(CachedList {
@@ -175,7 +175,7 @@ impl Walker {
                     last_modified: page.last_modified.clone(),
                     body: page.text.clone(),
                 });
-                Ok(page.text)
+                Ok((page.text, "200"))
             }
         }
     }
@@ -208,7 +208,7 @@ impl Walker {
         let mut url = src.url.clone();
         for n in 1..=max_pages {
             seen_pages.insert(url.to_string());
-            let body = match self.list_page(&url, site, memory, &mut out).await {
+            let (body, status) = match self.list_page(&url, site, memory, &mut out).await {
                 Ok(b) => b,
                 Err(source) if n == 1 => return Err(Error::List { url, source }),
                 Err(e) => {
@@ -219,6 +219,7 @@ impl Walker {
                 }
             };
             let page = scrape::parse_list(&body, &site.list, site.pagination.as_ref());
+            log::info!("list page {url}: {status}, {} entries", page.entries.len());
             if page.items_matched == 0 || page.entries.is_empty() {
                 if n == 1 {
                     let selector = site.list.item_css.clone();

@@ -488,7 +488,10 @@ fn a_failing_source_keeps_its_files_and_the_other_feeds_are_written() {
         run.stderr
     );
     let failure = failure[0];
-    assert!(failure.starts_with(&format!("{ZCFG}: FAILED")), "{failure}");
+    assert!(
+        failure.starts_with(&format!("error: {ZCFG}: FAILED")),
+        "{failure}"
+    );
     assert!(
         failure.contains(&list_url) && failure.contains("404"),
         "{failure}"
@@ -672,7 +675,7 @@ fn a_server_answering_500_fails_the_channel_after_bounded_retries() {
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
     assert!(
-        lines[0].starts_with(&format!("{JQZS}: FAILED")),
+        lines[0].starts_with(&format!("error: {JQZS}: FAILED")),
         "{}",
         lines[0]
     );

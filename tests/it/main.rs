@@ -6,6 +6,7 @@ mod guid;
 mod hostile;
 mod interop;
 mod local;
+mod ops;
 mod publish;
 mod reader;
 mod robots;

@@ -418,6 +418,20 @@ enum Failed {
     TooLarge,
 }
 
+impl Failed {
+    /// A short reason for the `-vv` request line.
+    fn reason(&self) -> String {
+        match self {
+            Self::Timeout => "timed out".into(),
+            Self::Unreachable(why) => format!("unreachable: {why}"),
+            Self::Down(d) => format!("host down: {}", d.reason),
+            Self::Invalid(e) | Self::Transport(e) => e.to_string(),
+            Self::CutOff { received, .. } => format!("body cut off after {received} bytes"),
+            Self::TooLarge => "body over the size cap".into(),
+        }
+    }
+}
+
 enum Route {
     Http(Url),
     File(PathBuf),
@@ -820,7 +834,7 @@ impl Client {
             return Err(Failed::Down(d));
         }
         let opts = &self.inner.opts;
-        log::debug!("{verb:?} {actual}");
+        let started = std::time::Instant::now();
         let work = async {
             let mut rb = match verb {
                 Verb::Get => self.inner.http.get(actual.clone()),
@@ -846,9 +860,19 @@ impl Client {
                 body,
             })
         };
-        tokio::time::timeout(opts.timeout, work)
+        let result = tokio::time::timeout(opts.timeout, work)
             .await
-            .unwrap_or(Err(Failed::Timeout))
+            .unwrap_or(Err(Failed::Timeout));
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(a) => log::debug!(
+                "{verb:?} {actual}: {}, {} bytes, {ms} ms",
+                a.status.as_u16(),
+                a.body.len()
+            ),
+            Err(f) => log::debug!("{verb:?} {actual}: failed ({}) after {ms} ms", f.reason()),
+        }
+        result
     }
 
     async fn check_robots(&self, url: &Url, actual: &Url) -> Result<(), Error> {

@@ -1,0 +1,5 @@
+//! One module per command that is more than a call into the pipeline.
+
+pub mod check;
+pub mod init;
+pub mod shell;
