@@ -416,11 +416,10 @@ fn check_prints_a_table_and_writes_nothing() {
         &[],
     );
     run.expect_code(0);
-    assert!(
-        run.stdout.contains("date\ttitle\tlink\tattachments"),
-        "{}",
-        run.stdout
-    );
+    // Every extracted field of every item, one labelled line each.
+    for label in ["date:", "link:", "author:", "categories:", "content:"] {
+        assert!(run.stdout.contains(label), "no `{label}`:\n{}", run.stdout);
+    }
     assert!(run.stdout.contains("2026-09-18"), "{}", run.stdout);
     assert!(
         run.stdout.contains("20260918105801_62026.pdf"),
