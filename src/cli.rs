@@ -1,5 +1,6 @@
 //! Flag names and help text. The doc comments are what `--help` prints.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,6 +65,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Validate every definition and print each feed's id, title, source, outputs and archive.
     List,
+    /// Serve the output folder over HTTP (with `--every`, rebuild it on a schedule too).
+    Serve(ServeArgs),
     /// Write a ready project: noticefeed.toml, feeds/ with the shipped definitions, sample notices.
     Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
@@ -134,4 +137,26 @@ pub struct CheckArgs {
     /// Print the items as JSON (one object with `items` and `warnings`) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free port, printed at start-up).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Folder to serve (the one `build` writes to).
+    #[arg(long, value_name = "DIR", default_value = "public")]
+    pub out: PathBuf,
+    /// Where the folder is reached from outside (behind a proxy, say), for the builds of
+    /// `--every`. Default: the project file's `public_url`, else `http://<bound address>/`.
+    #[arg(long, value_name = "URL", value_parser = crate::config::project::public_base)]
+    pub public_url: Option<Url>,
+    /// Also build every feed at start-up and then on this schedule (e.g. 30m, 1h, 90s), under
+    /// the same store and run lock as `build`.
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<humantime::Duration>,
+    /// How long clients and caches may reuse a file without asking again
+    /// (`Cache-Control: max-age`).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub max_age: humantime::Duration,
 }

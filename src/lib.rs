@@ -14,5 +14,6 @@ pub mod config;
 pub mod model;
 pub mod normalize;
 pub mod render;
+pub mod serve;
 pub mod store;
 pub mod write;

@@ -27,7 +27,7 @@ use crate::support::{self, entries, parse_feed, run_in, Project};
 
 /// Whether newsboat can be run; a missing newsboat fails the test unless
 /// `NOTICEFEED_SKIP_EXTERNAL=1`.
-fn newsboat_available() -> bool {
+pub(crate) fn newsboat_available() -> bool {
     let ok = Command::new("newsboat")
         .arg("--version")
         .stdin(Stdio::null())
@@ -56,20 +56,25 @@ struct CachedItem {
 }
 
 /// A newsboat profile subscribed to some files: its own `HOME`, urls file and cache.
-struct Reader {
+pub(crate) struct Reader {
     dir: TempDir,
     feeds: Vec<String>,
 }
 
 impl Reader {
     fn subscribe(files: &[PathBuf]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("home")).unwrap();
         let feeds: Vec<String> = files
             .iter()
             .map(|f| url::Url::from_file_path(f).unwrap().to_string())
             .collect();
         assert!(feeds.iter().all(|u| u.starts_with("file:///")));
+        Self::subscribe_urls(feeds)
+    }
+
+    /// Subscribed to these URLs (`http://127.0.0.1:…` for `noticefeed serve`).
+    pub(crate) fn subscribe_urls(feeds: Vec<String>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("home")).unwrap();
         fs::write(dir.path().join("urls"), feeds.join("\n") + "\n").unwrap();
         Self { dir, feeds }
     }
@@ -81,7 +86,7 @@ impl Reader {
     /// `newsboat -x reload print-unread`; returns the unread count it printed. Fails when it
     /// logs any error (newsboat exits 0 even when a feed cannot be parsed) or when a
     /// subscribed feed is not in its cache afterwards.
-    fn reload(&self) -> usize {
+    pub(crate) fn reload(&self) -> usize {
         let log = self.dir.path().join("newsboat.log");
         let _ = fs::remove_file(&log);
         let home = self.dir.path().join("home");
