@@ -107,6 +107,9 @@ pub struct FeedSummary {
     /// A cause shared with other feeds, reported once for all of them.
     #[serde(skip)]
     cause: Option<Cause>,
+    /// The feed documents (RSS, Atom, JSON Feed) this run rewrote: the WebSub topics to ping.
+    #[serde(skip)]
+    changed: Vec<String>,
 }
 
 /// Why many feeds failed at once: one summary line instead of one per feed.
@@ -390,10 +393,14 @@ pub fn load_project(global: &Global, public_url: Option<&url::Url>) -> Result<Pr
     Ok(Project::load(&path, global.config.is_some())?.with_public_url(public_url))
 }
 
-/// Gives every definition without its own `public_url` the project's.
+/// Gives every definition without its own `public_url` the project's, and the project's WebSub
+/// hubs.
 pub fn apply_project(defs: &mut [FeedDef], project: &Project) {
-    for def in defs.iter_mut().filter(|d| d.meta.public_base.is_none()) {
-        def.meta.public_base = project.public_url.clone();
+    for def in defs.iter_mut() {
+        if def.meta.public_base.is_none() {
+            def.meta.public_base = project.public_url.clone();
+        }
+        def.meta.hubs = project.hubs.clone();
     }
 }
 
@@ -412,12 +419,98 @@ fn note_missing_public_url(defs: &[FeedDef], project: &Project) {
     }
 }
 
+/// A hub fetches what it is told changed, so every feed announcing one needs a public URL.
+fn check_hubs(defs: &[FeedDef], project: &Project) -> Result<()> {
+    if project.hubs.is_empty() {
+        return Ok(());
+    }
+    let without: Vec<&str> = defs
+        .iter()
+        .filter(|d| d.meta.public_base.is_none())
+        .map(|d| d.id().as_str())
+        .collect();
+    if !without.is_empty() {
+        anyhow::bail!(
+            "{}: `hub` is set but there is no public URL for {}: a hub must be able to fetch \
+             the feeds; set `public_url` there or pass --public-url",
+            project.path.display(),
+            without.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// WebSub: pings each hub once per feed document this run rewrote, after everything is
+/// written. Failures are warnings; a run that changed nothing sends nothing.
+fn announce(defs: &[FeedDef], summaries: &[FeedSummary], rt: Option<&tokio::runtime::Runtime>) {
+    let mut pings = Vec::new();
+    for s in summaries.iter().filter(|s| s.ok) {
+        let Some(def) = defs.iter().find(|d| d.id().as_str() == s.feed) else {
+            continue;
+        };
+        let Some(base) = &def.meta.public_base else {
+            continue;
+        };
+        for name in &s.changed {
+            let Ok(topic) = base.join(name) else { continue };
+            pings.extend(def.meta.hubs.iter().map(|hub| crate::websub::Ping {
+                hub: hub.clone(),
+                topic: topic.clone(),
+                feed: def.id().clone(),
+            }));
+        }
+    }
+    if pings.is_empty() {
+        return;
+    }
+    let client = match crate::websub::client() {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!("websub: no pings sent: {e}");
+            return;
+        }
+    };
+    let own;
+    let rt = match rt {
+        Some(rt) => rt,
+        None => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => {
+                own = r;
+                &own
+            }
+            Err(e) => {
+                log::warn!("websub: no pings sent: {e}");
+                return;
+            }
+        },
+    };
+    let failed = rt.block_on(crate::websub::publish(&client, &pings));
+    for f in &failed {
+        log::warn!(
+            "{}: websub hub {} was not told {} changed: {}",
+            f.ping.feed,
+            f.ping.hub,
+            f.ping.topic,
+            f.reason
+        );
+    }
+    log::info!(
+        "websub: {} of {} pings accepted",
+        pings.len() - failed.len(),
+        pings.len()
+    );
+}
+
 fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
     let project = load_project(global, args.public_url.as_ref())?;
     let mut all = load_definitions(global)?;
     apply_project(&mut all, &project);
     let selected = config::select(all.clone(), &args.ids, &global.feeds)?;
     note_missing_public_url(&selected, &project);
+    check_hubs(&selected, &project)?;
     let selected_ids: HashSet<&FeedId> = selected.iter().map(|d| d.id()).collect();
     // Members of a selected merge are collected (not written) even when not named.
     let mut needed: HashSet<FeedId> = selected_ids.iter().map(|i| (*i).clone()).collect();
@@ -619,6 +712,7 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             outcome.folder_failed = true;
         }
     }
+    announce(&selected, &summaries, run.runtime.as_ref());
     if let Some(path) = &args.report {
         let report = RunReport {
             started: run.now.to_rfc3339(),
@@ -694,7 +788,11 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome> {
     let bound = crate::serve::Bound::bind(&crate::serve::Options {
         bind: args.bind,
         out: args.out.clone(),
-        max_age: args.max_age.into(),
+        max_age: args
+            .max_age
+            .map(Duration::from)
+            .or(project.cache_max_age)
+            .unwrap_or(Duration::from_secs(300)),
     })?;
     let here = format!("http://{}/", bound.addr());
     if !global.quiet {
@@ -989,6 +1087,7 @@ fn publish_inner(
         let path = run.args.out.join(format.file_name(def.id().as_str()));
         if write::publish(&path, doc.as_bytes())? {
             summary.files_written += 1;
+            summary.changed.push(format.file_name(def.id().as_str()));
         }
     }
     Ok(report)

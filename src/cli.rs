@@ -156,7 +156,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION")]
     pub every: Option<humantime::Duration>,
     /// How long clients and caches may reuse a file without asking again
-    /// (`Cache-Control: max-age`).
-    #[arg(long, value_name = "DURATION", default_value = "5m")]
-    pub max_age: humantime::Duration,
+    /// (`Cache-Control: max-age`). Default: the project file's `cache_max_age`, else 5m.
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<humantime::Duration>,
 }

@@ -16,4 +16,5 @@ pub mod normalize;
 pub mod render;
 pub mod serve;
 pub mod store;
+pub mod websub;
 pub mod write;

@@ -369,6 +369,9 @@ pub struct FeedMeta {
     pub site_link: Url,
     /// Where the published files live, if known; self links are `<base>/<id>.rss.xml` etc.
     pub public_base: Option<Url>,
+    /// WebSub hubs announced in the feed (`rel="hub"` links, JSON Feed `hubs`), which are pinged
+    /// when its files change.
+    pub hubs: Vec<Url>,
     pub language: String,
     /// Dates are published in this zone (the instant is the same; readers show it local).
     pub timezone: chrono_tz::Tz,

@@ -427,6 +427,8 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
             description,
             site_link,
             public_base,
+            // The project's, set with its public URL (`app::apply_project`).
+            hubs: Vec::new(),
             language,
             timezone,
         },

@@ -7,11 +7,12 @@
 //! raw, then validated, naming the file and the field; unknown keys are errors.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
 
-use super::{field_err, Error, Result};
+use super::{field_err, parse_http_url, Error, Result};
 
 /// The project file's name, looked up beside the feeds folder.
 pub const FILE_NAME: &str = "noticefeed.toml";
@@ -22,7 +23,19 @@ struct RawProject {
     /// Where the output folder is served, e.g. `https://feeds.example.org/cnia/`.
     #[serde(default)]
     public_url: Option<String>,
-    // WebSub: `hub = ["https://hub.example/"]` is read here (see `Project`).
+    /// WebSub hubs: `hub = "https://hub.example/"` or a list; `hubs` is the same key.
+    #[serde(default, alias = "hubs")]
+    hub: Option<OneOrMany>,
+    /// `noticefeed serve`'s `Cache-Control: max-age`, e.g. `"5m"`.
+    #[serde(default)]
+    cache_max_age: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// The validated project settings. Every field is optional; flags override the file and a feed
@@ -34,8 +47,12 @@ pub struct Project {
     /// Where the output folder is served, always ending in `/`: self links, the OPML's
     /// `xmlUrl`s and the index's links are built from it.
     pub public_url: Option<Url>,
-    // WebSub hubs (issue: publishing, point 6) belong here, validated in `parse`:
-    // a hub without a public URL is an error naming the file.
+    /// WebSub hubs every feed announces and pings. They need a public URL (a hub fetches the
+    /// feed from it); `app` checks that for the feeds of a run, since a flag or a feed's own
+    /// `public_url` may give one.
+    pub hubs: Vec<Url>,
+    /// How long `serve` lets clients reuse a file (`--max-age` wins).
+    pub cache_max_age: Option<Duration>,
 }
 
 impl Project {
@@ -78,9 +95,30 @@ impl Project {
             }
             None => None,
         };
+        let hubs = match raw.hub {
+            None => Vec::new(),
+            Some(OneOrMany::One(h)) => vec![h],
+            Some(OneOrMany::Many(hs)) => hs,
+        };
+        let hubs = hubs
+            .iter()
+            .map(|h| parse_http_url(path, "hub", h))
+            .collect::<Result<Vec<_>>>()?;
+        let cache_max_age = match raw.cache_max_age.as_deref() {
+            Some(d) => Some(humantime::parse_duration(d.trim()).map_err(|e| {
+                field_err(
+                    path,
+                    "cache_max_age",
+                    format!("`{d}` is not a duration such as \"5m\" or \"1h\" ({e})"),
+                )
+            })?),
+            None => None,
+        };
         Ok(Self {
             path: path.to_owned(),
             public_url,
+            hubs,
+            cache_max_age,
         })
     }
 
@@ -168,6 +206,28 @@ mod tests {
             e.contains("site/noticefeed.toml") && e.contains("publicurl"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn hubs_one_or_many_under_either_name_and_a_max_age() {
+        let path = Path::new("noticefeed.toml");
+        let one = Project::parse(path, "hub = \"https://hub.example/\"").unwrap();
+        assert_eq!(one.hubs.len(), 1);
+        let many = Project::parse(
+            path,
+            "hubs = [\"https://a.example/\", \"http://127.0.0.1:9/hub\"]\ncache_max_age = \"2m\"",
+        )
+        .unwrap();
+        assert_eq!(many.hubs.len(), 2);
+        assert_eq!(many.cache_max_age, Some(Duration::from_secs(120)));
+        let e = Project::parse(path, "hub = [\"mailto:x@y\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("noticefeed.toml") && e.contains("`hub`"), "{e}");
+        let e = Project::parse(path, "cache_max_age = \"soon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`cache_max_age`"), "{e}");
     }
 
     #[test]

@@ -91,6 +91,12 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
                 mime_type: Some("text/html".to_owned()),
                 ..Default::default()
             }])
+            // WebSub discovery.
+            .chain(meta.hubs.iter().map(|h| Link {
+                href: h.to_string(),
+                rel: "hub".to_owned(),
+                ..Default::default()
+            }))
             .collect(),
         subtitle: Some(Text::plain(meta.description.clone())),
         generator: Some(Generator {

@@ -20,8 +20,17 @@ struct Feed<'a> {
     description: &'a str,
     authors: Vec<Author<'a>>,
     language: &'a str,
-    // WebSub: a `hubs` array (`[{"type": "WebSub", "url": …}]`) goes here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<FeedItem<'a>>,
+}
+
+/// A WebSub hub (JSON Feed 1.1 `hubs`).
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -74,6 +83,14 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
             url: Some(meta.site_link.as_str()),
         }],
         language: &meta.language,
+        hubs: meta
+            .hubs
+            .iter()
+            .map(|h| Hub {
+                kind: "WebSub",
+                url: h.as_str(),
+            })
+            .collect(),
         items: items
             .iter()
             .map(|it| FeedItem {
@@ -123,6 +140,7 @@ mod tests {
             description: "d".into(),
             site_link: url::Url::parse("https://www.chinania.org.cn/").unwrap(),
             public_base: public.map(|p| url::Url::parse(p).unwrap()),
+            hubs: Vec::new(),
             language: "zh-CN".into(),
             timezone: chrono_tz::Asia::Shanghai,
         }
@@ -168,5 +186,13 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(&render(&meta(Some("https://f.example/x/")), &[item()])).unwrap();
         assert_eq!(v["feed_url"], "https://f.example/x/n.json");
+        assert!(v.get("hubs").is_none());
+        let mut with_hub = meta(Some("https://f.example/x/"));
+        with_hub.hubs = vec![url::Url::parse("https://hub.example/").unwrap()];
+        let v: serde_json::Value = serde_json::from_str(&render(&with_hub, &[item()])).unwrap();
+        assert_eq!(
+            v["hubs"],
+            serde_json::json!([{"type": "WebSub", "url": "https://hub.example/"}])
+        );
     }
 }

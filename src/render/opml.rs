@@ -100,6 +100,7 @@ mod tests {
             description: "d & <d>".into(),
             site_link: Url::parse("https://www.chinania.org.cn/").unwrap(),
             public_base: public.map(|p| Url::parse(p).unwrap()),
+            hubs: Vec::new(),
             language: "zh-CN".into(),
             timezone: chrono_tz::Asia::Shanghai,
         }

@@ -58,9 +58,25 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
         })
         .collect::<Vec<_>>();
     let self_link = self_href(meta, Format::Rss);
-    let namespaces = match self_link {
-        Some(_) => BTreeMap::from([("atom".to_owned(), "http://www.w3.org/2005/Atom".to_owned())]),
-        None => BTreeMap::new(),
+    // WebSub discovery: `<atom:link rel="hub">` beside the self link.
+    let atom_links: Vec<Link> = self_link
+        .map(|href| Link {
+            href,
+            rel: "self".to_owned(),
+            mime_type: Some(Format::Rss.mime().to_owned()),
+            ..Default::default()
+        })
+        .into_iter()
+        .chain(meta.hubs.iter().map(|h| Link {
+            href: h.to_string(),
+            rel: "hub".to_owned(),
+            ..Default::default()
+        }))
+        .collect();
+    let namespaces = if atom_links.is_empty() {
+        BTreeMap::new()
+    } else {
+        BTreeMap::from([("atom".to_owned(), "http://www.w3.org/2005/Atom".to_owned())])
     };
     let channel = ChannelBuilder::default()
         .title(meta.title.clone())
@@ -73,14 +89,7 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
         ))
         .last_build_date(Some(date(feed_updated(items))))
         .pub_date(items.iter().map(|i| i.published).max().map(date))
-        .atom_ext(self_link.map(|href| AtomExtension {
-            links: vec![Link {
-                href,
-                rel: "self".to_owned(),
-                mime_type: Some(Format::Rss.mime().to_owned()),
-                ..Default::default()
-            }],
-        }))
+        .atom_ext((!atom_links.is_empty()).then_some(AtomExtension { links: atom_links }))
         .namespaces(namespaces)
         .items(rss_items)
         .build();

@@ -14,3 +14,4 @@ mod serve;
 mod server;
 mod support;
 mod unreachable;
+mod websub;
