@@ -22,10 +22,10 @@ use crate::collect::http::{
 use crate::collect::local;
 use crate::collect::site::{CachedList, Memory, RunOptions, Walker};
 use crate::config::{self, FeedDef, Project, ScrapeSource, Source};
-use crate::model::{FeedId, Item, RawNotice};
+use crate::model::{FeedId, GuidKey, Item, RawNotice};
 use crate::normalize::{self, Context};
 use crate::render::{self, Format};
-use crate::store::{self, CachedPage, RunLock, Store, StoredRobots, UpsertReport};
+use crate::store::{self, CachedPage, Identity, RunLock, Store, StoredRobots, UpsertReport};
 use crate::write;
 
 /// What a run did, for the exit code: 0 when nothing failed, 1 when something did.
@@ -865,11 +865,24 @@ fn collect_feed(run: &mut Run<'_>, def: &FeedDef) -> Result<Fresh> {
 }
 
 /// Normalizes one notice and pins its GUID in the store.
-fn normalize_pinned(store: &Store, raw: RawNotice, cx: &Context<'_>) -> Result<Item> {
+fn normalize_pinned(
+    store: &mut Store,
+    feed: &FeedId,
+    raw: RawNotice,
+    cx: &Context<'_>,
+) -> Result<Item> {
     let key = normalize::guid_key(&raw);
     let mut item = normalize::normalize(raw, cx)?;
     if let Some(key) = key {
-        item.guid = store.pin_guid(&key.key_text(), &item.guid)?;
+        let key = key.key_text();
+        let ids = [Identity {
+            key: &key,
+            source: None,
+            derived: &item.guid,
+        }];
+        if let Some(g) = store.pin_identities(feed, &ids)?.pop() {
+            item.guid = g;
+        }
     }
     Ok(item)
 }
@@ -886,24 +899,48 @@ fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path) -> Result<Fresh> 
         first_seen: None,
         categories: &[],
     };
-    let mut seen = HashSet::new();
+    // Keys and source positions of every notice first, so the store can tell a notice whose
+    // key changed (same position) from one inserted before it (its own key elsewhere).
+    let mut items = Vec::new();
     for raw in collected.notices {
+        let key = normalize::guid_key(&raw).map(|k| k.key_text());
+        let source = raw
+            .rel_path
+            .as_ref()
+            .map(|p| GuidKey::Path(p.clone()).key_text());
         let origin = raw.origin.clone();
-        match normalize_pinned(&run.store, raw, &cx) {
-            Ok(item) if !seen.insert(item.guid.clone()) => {
-                fresh.notices_failed += 1;
-                log::error!(
-                    "{}: {origin}: same id as an earlier notice ({}), skipped",
-                    def.id(),
-                    item.guid
-                );
-            }
-            Ok(item) => fresh.items.push(item),
+        match normalize::normalize(raw, &cx) {
+            Ok(item) => items.push((item, key.unwrap_or_default(), source, origin)),
             Err(e) => {
                 fresh.notices_failed += 1;
                 log::error!("{}: {e:#}", def.id());
             }
         }
+    }
+    let guids = {
+        let ids: Vec<Identity<'_>> = items
+            .iter()
+            .map(|(item, key, source, _)| Identity {
+                key,
+                source: source.as_deref(),
+                derived: &item.guid,
+            })
+            .collect();
+        run.store.pin_identities(def.id(), &ids)?
+    };
+    let mut seen = HashSet::new();
+    for ((mut item, _, _, origin), guid) in items.into_iter().zip(guids) {
+        item.guid = guid;
+        if !seen.insert(item.guid.clone()) {
+            fresh.notices_failed += 1;
+            log::error!(
+                "{}: {origin}: same id as an earlier notice ({}), skipped",
+                def.id(),
+                item.guid
+            );
+            continue;
+        }
+        fresh.items.push(item);
     }
     if fresh.items.is_empty() {
         anyhow::bail!("no notices could be read from {}", dir.display());
@@ -946,6 +983,17 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
     let (Some(walker), Some(rt)) = (&run.walker, &run.runtime) else {
         anyhow::bail!("internal: no HTTP client for a scraped feed");
     };
+    // Stored links in today's spelling (a host alias declared since, a canonicalization fix):
+    // their new keys become aliases of the GUIDs they already have.
+    let moved = run
+        .store
+        .rekey_links(def.id(), |link| src.site.fold_alias(link.clone()))?;
+    if moved > 0 {
+        log::info!(
+            "{}: {moved} stored links re-keyed to today's spelling",
+            def.id()
+        );
+    }
     let memory = StoreMemory {
         store: &run.store,
         feed: def.id(),
@@ -978,7 +1026,7 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
             }
         }
         let origin = sn.raw.origin.clone();
-        match normalize_pinned(&run.store, sn.raw, &cx) {
+        match normalize_pinned(&mut run.store, def.id(), sn.raw, &cx) {
             Ok(item) => fresh.items.push(item),
             Err(e) => {
                 fresh.notices_failed += 1;

@@ -197,6 +197,22 @@ impl CanonicalUrl {
         Self(u)
     }
 
+    /// The same link on `canonical` when its host is one of `aliases` (a site's other names,
+    /// lowercase, from its preset): one site, one spelling, one GUID key.
+    pub fn fold_host(self, canonical: &str, aliases: &[String]) -> Self {
+        let Some(host) = self.0.host_str() else {
+            return self;
+        };
+        if !aliases.iter().any(|a| a == host) {
+            return self;
+        }
+        let mut u = self.0.clone();
+        match u.set_host(Some(canonical)) {
+            Ok(()) => Self(u),
+            Err(_) => self,
+        }
+    }
+
     pub fn as_url(&self) -> &Url {
         &self.0
     }
@@ -281,7 +297,9 @@ pub enum RawDate {
     Zoned(DateTime<FixedOffset>),
     /// Wall-clock time in the feed's zone (date-only values are midnight).
     Local(NaiveDateTime),
-    /// Not given, or given in a form that could not be read; `raw` keeps the text for warnings.
+    /// No date to believe: not given (`raw` is `None`), unreadable or impossible (`2026-02-30`),
+    /// or after the run that read it. `raw` keeps the text for warnings. A wall-clock time in
+    /// a DST gap is none of these: it is `Local`, shifted forward when put in its zone.
     Missing { raw: Option<String> },
 }
 

@@ -17,12 +17,6 @@ pub enum Error {
     NoTitle { origin: String },
     #[error("{origin}: no date{}", raw.as_ref().map(|r| format!(" (unreadable value `{r}`)")).unwrap_or_default())]
     NoDate { origin: String, raw: Option<String> },
-    #[error("{origin}: {local} does not exist in time zone {tz}")]
-    NonexistentTime {
-        origin: String,
-        local: NaiveDateTime,
-        tz: Tz,
-    },
     #[error("{origin}: date {} is outside the years 1970–9999 (in UTC or in {tz}); the notice is skipped", .value.to_rfc3339())]
     DateOutOfRange {
         origin: String,
@@ -57,13 +51,7 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
     let date_estimated = matches!(raw.date, RawDate::Missing { .. });
     let published = match &raw.date {
         RawDate::Zoned(d) => d.with_timezone(&Utc),
-        RawDate::Local(local) => {
-            local_to_utc(*local, cx.timezone).ok_or_else(|| Error::NonexistentTime {
-                origin: raw.origin.clone(),
-                local: *local,
-                tz: cx.timezone,
-            })?
-        }
+        RawDate::Local(local) => local_to_utc(*local, cx.timezone),
         RawDate::Missing { raw: value } => match cx.first_seen {
             Some(seen) => seen,
             None => {
@@ -168,12 +156,29 @@ pub fn guid_key(raw: &RawNotice) -> Option<GuidKey> {
     }
 }
 
-/// Wall-clock time in `tz` to UTC. An ambiguous time (DST fold) takes the earlier instant;
-/// a time in a DST gap does not exist and is refused rather than shifted.
-pub fn local_to_utc(local: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
-    tz.from_local_datetime(&local)
-        .earliest()
-        .map(|d| d.with_timezone(&Utc))
+/// Wall-clock time in `tz` to UTC. Every wall-clock time has an answer:
+/// - an ambiguous time (the hour repeated when clocks go back) is the earlier instant;
+/// - a time in a gap (the hour skipped when clocks go forward: 02:30 on a spring-forward day)
+///   is read with the offset in force just before the gap, which moves it forward by the
+///   gap's length (02:30 EST = 03:30 EDT), as an office clock that was not yet changed
+///   would have meant it. It is a real time the notice gave, never "in the future" or missing.
+pub fn local_to_utc(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
+    use chrono::Offset as _;
+    match tz.from_local_datetime(&local).earliest() {
+        Some(d) => d.with_timezone(&Utc),
+        None => {
+            // No zone changes its offset twice within a day, so the offset a day earlier is
+            // the one in force just before the gap.
+            let before = local
+                .checked_sub_signed(chrono::Duration::days(1))
+                .unwrap_or(local);
+            let offset = tz.offset_from_utc_datetime(&before).fix();
+            let shifted = local
+                .checked_sub_signed(chrono::Duration::seconds(offset.local_minus_utc().into()))
+                .unwrap_or(local);
+            shifted.and_utc()
+        }
+    }
 }
 
 /// Characters XML 1.0 forbids (C0 controls except tab/newline/CR, U+FFFE/U+FFFF, lone
@@ -464,6 +469,51 @@ mod tests {
                 .unwrap(),
         );
         assert!(normalize(r, &cx()).is_ok());
+    }
+
+    #[test]
+    fn a_time_in_a_dst_gap_is_shifted_forward_and_a_repeated_one_is_the_earlier() {
+        let ny = chrono_tz::America::New_York;
+        let wall = |d: u32, h: u32, m: u32| {
+            NaiveDate::from_ymd_opt(2026, 3, d)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap()
+        };
+        // 2026-03-08 02:00 EST → 03:00 EDT: 02:30 does not exist; it is 03:30 EDT.
+        let gap = local_to_utc(wall(8, 2, 30), ny);
+        assert_eq!(gap.to_rfc3339(), "2026-03-08T07:30:00+00:00");
+        assert_eq!(
+            gap.with_timezone(&ny).naive_local(),
+            wall(8, 3, 30),
+            "shifted forward by the gap"
+        );
+        // Either side of the gap is untouched.
+        assert_eq!(
+            local_to_utc(wall(8, 1, 59), ny).to_rfc3339(),
+            "2026-03-08T06:59:00+00:00"
+        );
+        assert_eq!(
+            local_to_utc(wall(8, 3, 0), ny).to_rfc3339(),
+            "2026-03-08T07:00:00+00:00"
+        );
+        // 2026-11-01 01:30 happens twice: the first (EDT) is taken.
+        let fold = NaiveDate::from_ymd_opt(2026, 11, 1)
+            .unwrap()
+            .and_hms_opt(1, 30, 0)
+            .unwrap();
+        assert_eq!(
+            local_to_utc(fold, ny).to_rfc3339(),
+            "2026-11-01T05:30:00+00:00"
+        );
+        // A notice dated in the gap is an item, dated at that instant.
+        let mut r = raw();
+        r.date = RawDate::Local(wall(8, 2, 30));
+        let c = Context {
+            timezone: ny,
+            ..cx()
+        };
+        assert_eq!(normalize(r, &c).unwrap().published, gap);
     }
 
     #[test]

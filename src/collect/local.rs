@@ -1,8 +1,8 @@
 //! Reading a folder of local notice files into `RawNotice`s.
 //!
 //! Formats, chosen by extension: `.txt` (the association's copy-out layout: title, blank line,
-//! `date`, `dd/mm/yyyy`, body), `.md`/`.markdown` (YAML `---` or TOML `+++` front matter, Markdown
-//! body), `.json` (an array of notices) and `.jsonl` (one notice a line). Bytes are decoded as
+//! `date`, `dd/mm/yyyy`, optionally `link` and a URL, body), `.md`/`.markdown` (YAML `---` or
+//! TOML `+++` front matter, Markdown body), `.json` (an array of notices) and `.jsonl` (one notice a line). Bytes are decoded as
 //! UTF-8 (with or without BOM), UTF-16 with BOM, or else GB18030, the superset of GBK and GB2312
 //! that Chinese office tools still save in.
 //!
@@ -302,6 +302,24 @@ fn parse_text(text: &str, origin: &str, rel: &str) -> ParseResult {
         }
     };
     i += 1;
+    // Optional: a line `link` and the notice's URL on the next, after the date. A notice
+    // copied out before it had a link keeps its GUID when one is added (its file is its
+    // source identity).
+    let mut j = i;
+    while j < lines.len() && lines[j].trim().is_empty() {
+        j += 1;
+    }
+    let mut link = None;
+    if j < lines.len() && lines[j].trim().eq_ignore_ascii_case("link") {
+        let raw_link = lines.get(j + 1).map(|l| l.trim()).unwrap_or_default();
+        link = Some(CanonicalUrl::parse(raw_link).map_err(|e| {
+            (
+                Some(j + 2),
+                format!("`link` `{raw_link}` is not an absolute URL ({e})"),
+            )
+        })?);
+        i = j + 2;
+    }
     let mut paragraphs = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     for line in &lines[i.min(lines.len())..] {
@@ -321,7 +339,7 @@ fn parse_text(text: &str, origin: &str, rel: &str) -> ParseResult {
     Ok(RawNotice {
         origin: origin.to_owned(),
         explicit_id: None,
-        link: None,
+        link,
         rel_path: Some(rel.to_owned()),
         title: title.to_owned(),
         date,
@@ -546,6 +564,24 @@ mod tests {
             RawBody::Paragraphs(vec!["First line continued.".into(), "Second.".into()])
         );
         assert_eq!(n.rel_path.as_deref(), Some("f.txt"));
+    }
+
+    #[test]
+    fn text_notice_may_carry_a_link_after_the_date() {
+        let t = "T\n\ndate\n05/09/2026\n\nlink\nhttps://www.chinania.org.cn/a/1.html?utm_source=x\n\nBody.\n";
+        let n = parse_text(t, "f", "f.txt").unwrap();
+        assert_eq!(
+            n.link.unwrap().as_str(),
+            "https://www.chinania.org.cn/a/1.html"
+        );
+        assert_eq!(n.body, RawBody::Paragraphs(vec!["Body.".into()]));
+        let e = parse_text("T\n\ndate\n05/09/2026\nlink\nnot a url\n", "f", "f").unwrap_err();
+        assert_eq!(e.0, Some(6));
+        assert!(e.1.contains("not a url"), "{}", e.1);
+        // Without the line the body starts right after the date, as before.
+        let n = parse_text("T\n\ndate\n05/09/2026\nlinked text\n", "f", "f").unwrap();
+        assert_eq!(n.link, None);
+        assert_eq!(n.body, RawBody::Paragraphs(vec!["linked text".into()]));
     }
 
     #[test]

@@ -253,6 +253,8 @@ impl Walker {
                 }
             };
             out.pages.push((url.clone(), page));
+            // A host alias in the next link is the site itself, fetched under its own name.
+            let next = next.map(|u| site.fold_alias_url(u));
             match next {
                 Some(next) if !src.origin_policy().allows(&next) => {
                     out.warnings.push(format!(
@@ -270,7 +272,7 @@ impl Walker {
         let mut jobs = Vec::new();
         for (page_url, entry) in entries {
             let link = match CanonicalUrl::resolve(&entry.href, &page_url) {
-                Ok(l) => l,
+                Ok(l) => site.fold_alias(l),
                 Err(e) => {
                     out.warnings
                         .push(format!("list page {page_url}: {e}; entry skipped"));
@@ -404,10 +406,10 @@ impl Walker {
                 .attachments(link.as_url(), &d.links, src, &mut warnings)
                 .await;
         }
-        raw.date = self.date(
+        raw.date = read_date(
             &link,
             date_raw.as_deref(),
-            site,
+            &site.date_formats,
             tz,
             opts.now,
             &mut warnings,
@@ -421,52 +423,6 @@ impl Walker {
             warnings,
             skipped,
         )
-    }
-
-    fn date(
-        &self,
-        link: &CanonicalUrl,
-        raw: Option<&str>,
-        site: &SiteDef,
-        tz: Tz,
-        now: DateTime<Utc>,
-        warnings: &mut Vec<String>,
-    ) -> RawDate {
-        let Some(raw) = raw else {
-            warnings.push(format!("{link}: no date; dated when first seen"));
-            return RawDate::Missing { raw: None };
-        };
-        match parse_site_date(raw, &site.date_formats) {
-            None => {
-                warnings.push(format!(
-                    "{link}: date `{raw}` unreadable or impossible; dated when first seen"
-                ));
-                RawDate::Missing {
-                    raw: Some(raw.to_owned()),
-                }
-            }
-            Some(local) => match normalize::local_to_utc(local, tz) {
-                Some(utc) if !crate::model::is_publishable(utc, tz) => {
-                    warnings.push(format!(
-                        "{link}: date `{raw}` is outside the years 1970–9999; dated when first seen"
-                    ));
-                    RawDate::Missing {
-                        raw: Some(raw.to_owned()),
-                    }
-                }
-                Some(utc) if utc <= now + Duration::minutes(FUTURE_SLACK_MINUTES) => {
-                    RawDate::Local(local)
-                }
-                _ => {
-                    warnings.push(format!(
-                        "{link}: date `{raw}` is in the future; dated when first seen"
-                    ));
-                    RawDate::Missing {
-                        raw: Some(raw.to_owned()),
-                    }
-                }
-            },
-        }
     }
 
     async fn detail(
@@ -512,7 +468,7 @@ impl Walker {
         let mut out: Vec<Attachment> = Vec::new();
         for (href, label) in links {
             let url = match CanonicalUrl::resolve(href, page) {
-                Ok(u) => u,
+                Ok(u) => src.site.fold_alias(u),
                 Err(e) => {
                     // Only a link that looks like an attachment is worth a warning; the rest
                     // (`javascript:void(0)` menus, `#top`) were never candidates.
@@ -607,6 +563,53 @@ pub fn mime_for(ext: &str) -> &'static str {
     }
 }
 
+/// A scraped notice's date: the site's wall-clock time, or `Missing` (with a warning) when
+/// there is none, it cannot be read, or it lies after the run.
+fn read_date(
+    link: &CanonicalUrl,
+    raw: Option<&str>,
+    formats: &[String],
+    tz: Tz,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> RawDate {
+    let Some(raw) = raw else {
+        warnings.push(format!("{link}: no date; dated when first seen"));
+        return RawDate::Missing { raw: None };
+    };
+    match parse_site_date(raw, formats) {
+        None => {
+            warnings.push(format!(
+                "{link}: date `{raw}` unreadable or impossible; dated when first seen"
+            ));
+            RawDate::Missing {
+                raw: Some(raw.to_owned()),
+            }
+        }
+        // A time in a DST gap is a real time, shifted forward by `local_to_utc`; only a
+        // date after the run, or one no format can write, is not believed.
+        Some(local) => match normalize::local_to_utc(local, tz) {
+            utc if !crate::model::is_publishable(utc, tz) => {
+                warnings.push(format!(
+                    "{link}: date `{raw}` is outside the years 1970–9999; dated when first seen"
+                ));
+                RawDate::Missing {
+                    raw: Some(raw.to_owned()),
+                }
+            }
+            utc if utc <= now + Duration::minutes(FUTURE_SLACK_MINUTES) => RawDate::Local(local),
+            _ => {
+                warnings.push(format!(
+                    "{link}: date `{raw}` is in the future; dated when first seen"
+                ));
+                RawDate::Missing {
+                    raw: Some(raw.to_owned()),
+                }
+            }
+        },
+    }
+}
+
 /// A site's date text in one of its formats, as wall-clock time. Impossible dates
 /// (2026-02-30) fail here and are never rolled over.
 pub fn parse_site_date(raw: &str, formats: &[String]) -> Option<NaiveDateTime> {
@@ -626,9 +629,43 @@ pub fn parse_site_date(raw: &str, formats: &[String]) -> Option<NaiveDateTime> {
 mod tests {
     use super::*;
     use crate::config::site::DEFAULT_DATE_FORMATS;
+    use chrono::TimeZone as _;
 
     fn formats() -> Vec<String> {
         DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_site_time_in_a_dst_gap_is_kept_not_called_future() {
+        let link = CanonicalUrl::parse("https://h/1.html").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 3, 9, 0, 0, 0).unwrap();
+        let ny = chrono_tz::America::New_York;
+        let mut warnings = Vec::new();
+        let d = read_date(
+            &link,
+            Some("2026-03-08 02:30"),
+            &formats(),
+            ny,
+            now,
+            &mut warnings,
+        );
+        let wall = NaiveDate::from_ymd_opt(2026, 3, 8)
+            .unwrap()
+            .and_hms_opt(2, 30, 0)
+            .unwrap();
+        assert_eq!(d, RawDate::Local(wall));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // After the run it is not believed, and the warning says why.
+        let d = read_date(
+            &link,
+            Some("2026-03-10 02:30"),
+            &formats(),
+            ny,
+            now,
+            &mut warnings,
+        );
+        assert!(matches!(d, RawDate::Missing { raw: Some(_) }), "{d:?}");
+        assert!(warnings[0].contains("future"), "{warnings:?}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{field_err, parse_http_url, Error, Result};
+use crate::model::CanonicalUrl;
 
 /// What to take from a matched element.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +105,10 @@ pub struct SiteDef {
     /// Other origins of the site a definition lists explicitly (e.g. a host serving its
     /// attachments): requested like the base's own.
     pub origins: Vec<Url>,
+    /// Other host names of the same site (e.g. `chinania.org.cn` for `www.chinania.org.cn`),
+    /// lowercase: links to them are read as links to `base`'s host, so a page switching
+    /// between them changes no link, no GUID and no request.
+    pub aliases: Vec<String>,
     pub timezone: Option<Tz>,
     pub language: Option<String>,
     pub encoding: Option<&'static encoding_rs::Encoding>,
@@ -116,6 +121,30 @@ pub struct SiteDef {
     pub detail: Option<DetailSpec>,
 }
 
+impl SiteDef {
+    /// A raw URL with a host alias folded into `base`'s host.
+    pub fn fold_alias_url(&self, mut url: Url) -> Url {
+        let alias = url
+            .host_str()
+            .is_some_and(|h| self.aliases.iter().any(|a| a == h));
+        if alias {
+            if let Some(host) = self.base.host_str() {
+                // Setting a host that already is one cannot fail; keep the URL if it did.
+                let _ = url.set_host(Some(host));
+            }
+        }
+        url
+    }
+
+    /// `link` with a host alias folded into `base`'s host.
+    pub fn fold_alias(&self, link: CanonicalUrl) -> CanonicalUrl {
+        match self.base.host_str() {
+            Some(host) if !self.aliases.is_empty() => link.fold_host(host, &self.aliases),
+            _ => link,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSite {
@@ -124,6 +153,8 @@ pub(super) struct RawSite {
     base: String,
     #[serde(default)]
     origins: Vec<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
     #[serde(default)]
     timezone: Option<String>,
     #[serde(default)]
@@ -272,6 +303,11 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         .map(|n| crate::normalize::clean_text(&n))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| base.host_str().unwrap_or_default().to_owned());
+    let aliases = raw
+        .aliases
+        .iter()
+        .map(|a| parse_alias(path, &base, a))
+        .collect::<Result<Vec<_>>>()?;
     let timezone = raw
         .timezone
         .map(|t| {
@@ -386,6 +422,7 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         path: path.to_owned(),
         base,
         origins,
+        aliases,
         timezone,
         language: raw.language,
         encoding,
@@ -410,6 +447,29 @@ impl SiteDef {
         }
         p
     }
+}
+
+/// A host alias: a bare host name (no scheme, port or path), other than `base`'s own host.
+fn parse_alias(path: &Path, base: &Url, raw: &str) -> Result<String> {
+    let bad = |why: &str| field_err(path, "aliases", format!("`{raw}` {why}"));
+    let host = raw.trim().to_ascii_lowercase();
+    if host.is_empty()
+        || host.contains(['/', ':', '@', '?', '#'])
+        || host.contains(char::is_whitespace)
+    {
+        return Err(bad(
+            "is not a bare host name (write `chinania.org.cn`, no scheme, port or path)",
+        ));
+    }
+    let parsed = Url::parse(&format!("https://{host}/"))
+        .map_err(|e| bad(&format!("is not a host name ({e})")))?;
+    if parsed.host_str() != Some(host.as_str()) {
+        return Err(bad("is not a host name in its plain spelling"));
+    }
+    if base.host_str() == Some(host.as_str()) {
+        return Err(bad("is the host of `base` itself"));
+    }
+    Ok(host)
 }
 
 /// Reads and validates `feeds/sites/<name>.toml`.

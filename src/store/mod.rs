@@ -7,7 +7,7 @@
 //! page. The store remembers, so a cron job can rerun for years without losing or re-announcing
 //! anything. It refuses everything else: no fetching, no rendering, no clock (callers pass `now`).
 //!
-//! # Schema (version 2, `PRAGMA user_version`)
+//! # Schema (version 3, `PRAGMA user_version`)
 //!
 //! All times are RFC 3339 UTC text with nine fractional digits (`2026-01-23T08:00:00.000000000Z`):
 //! fixed width, so text order is time order and `ORDER BY published` matches
@@ -18,8 +18,10 @@
 //!           last_success, last_failure TEXT  times of the last run of each kind
 //!           last_error TEXT                  message of the last failure (kept after a success)
 //!           last_new, last_updated, last_unchanged INTEGER   counts of the last success
-//! guid_pin  key_text TEXT PK                GuidKey::key_text() of a notice
+//! guid_pin  key_text TEXT PK                GuidKey::key_text() of a notice, or an alias of it
 //!           guid TEXT                        the first GUID ever derived for it, for ever
+//! source_pin (feed, source) PK              where a notice sits in its source: `path:<rel>`
+//!           guid TEXT                        the GUID of the notice there last run
 //! item      (feed → feed.id, guid) PK       one notice in one feed
 //!           link TEXT, link_key TEXT         canonical link and CanonicalUrl::guid_key() of it
 //!           title, summary, content_html TEXT
@@ -41,6 +43,12 @@
 //!           fetched_at TEXT                  fetched or last confirmed; its age decides
 //! ```
 //!
+//! `source_pin` (version 3) is what lets a notice keep its GUID when its key changes: a local
+//! notice that gains a `link` or an `id` has a new key but the same file (and position in it),
+//! so the GUID found there is kept and the new key is pinned to it as an alias. It is filled
+//! from the first run of a build that knows it; on that first run, a path-keyed notice of an
+//! older store is found through its `path:` pin instead, which is the same text.
+//!
 //! robots.txt has a table of its own (version 2) rather than a `page` row because its status
 //! matters (a cached 404 allows everything) and because it is read for every origin at the start
 //! of a run, never by URL from a feed.
@@ -52,6 +60,7 @@ mod lock;
 
 pub use lock::{LockError, RunLock};
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,7 +71,7 @@ use rusqlite::{named_params, Connection, OptionalExtension, Row, TransactionBeha
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::{Attachment, CanonicalUrl, FeedId, Guid, Item};
+use crate::model::{Attachment, CanonicalUrl, FeedId, Guid, GuidKey, Item};
 
 /// Why the store could not do what was asked. Each message names the store's path; the SQLite
 /// cause is the `source`, printed by the error chain rather than repeated here.
@@ -167,6 +176,18 @@ pub struct FeedStatus {
     pub last_error: Option<String>,
 }
 
+/// One notice's claims to a GUID, for [`Store::pin_identities`].
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    /// [`GuidKey::key_text`](crate::model::GuidKey::key_text) of its key today (id, link or path).
+    pub key: &'a str,
+    /// Where it sits in its source (`path:<rel>`, with `#n` for an entry of a JSON file), if
+    /// the source has positions; scraped notices have none, their link is their key.
+    pub source: Option<&'a str>,
+    /// The GUID its key derives, used when neither the key nor the source is known yet.
+    pub derived: &'a Guid,
+}
+
 /// Schema migrations; entry `i` brings `user_version` from `i` to `i + 1`. Append only.
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -226,6 +247,14 @@ CREATE TABLE robots (
     last_modified TEXT,
     body          TEXT NOT NULL,
     fetched_at    TEXT NOT NULL
+) STRICT;
+"#,
+    r#"
+CREATE TABLE source_pin (
+    feed   TEXT NOT NULL,
+    source TEXT NOT NULL,
+    guid   TEXT NOT NULL,
+    PRIMARY KEY (feed, source)
 ) STRICT;
 "#,
 ];
@@ -407,6 +436,120 @@ impl Store {
             .map_err(query_err(&self.path, || {
                 format!("reading the GUID of {key_text}")
             }))
+    }
+
+    /// The GUIDs of one feed's notices, in input order, in one transaction: a notice keeps
+    /// the GUID pinned to its key; else the GUID of the notice last seen at its source
+    /// position (so adding a `link` or an `id` to a notice keeps its GUID), unless another
+    /// notice of the batch holds that GUID by its own key (an entry inserted before it in a
+    /// JSON file); else its derived GUID. The key is then pinned (a new key becomes an alias
+    /// of the GUID kept) and each source position records the GUID now found there.
+    pub fn pin_identities(
+        &mut self,
+        feed: &FeedId,
+        notices: &[Identity<'_>],
+    ) -> Result<Vec<Guid>, Error> {
+        let err = || query_err(&self.path, || format!("pinning the GUIDs of feed {feed}"));
+        let tx = self.conn.transaction().map_err(err())?;
+        let by_key = notices
+            .iter()
+            .map(|n| pinned(&tx, n.key))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(err())?;
+        let mut claimed: HashSet<String> = by_key.iter().flatten().cloned().collect();
+        // A feed without any source position yet is on its first run since version 3: its
+        // path-keyed notices are found by their `path:` pin, the same text. Only then: path
+        // pins are shared by every feed, source positions are the feed's own.
+        let upgraded: bool = tx
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM source_pin WHERE feed = ?1)",
+                [feed.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(err())?;
+        let mut chosen = Vec::with_capacity(notices.len());
+        for (n, known) in notices.iter().zip(by_key) {
+            let guid = match (known, n.source) {
+                (Some(g), _) => g,
+                (None, Some(source)) => {
+                    let at_source = match source_guid(&tx, feed, source).map_err(err())? {
+                        Some(g) => Some(g),
+                        None if upgraded => pinned(&tx, source).map_err(err())?,
+                        None => None,
+                    };
+                    match at_source {
+                        Some(g) if claimed.insert(g.clone()) => g,
+                        _ => n.derived.as_str().to_owned(),
+                    }
+                }
+                (None, None) => n.derived.as_str().to_owned(),
+            };
+            let guid = pin(&tx, n.key, &Guid::from_stored(guid)).map_err(err())?;
+            if let Some(source) = n.source {
+                tx.prepare_cached(
+                    "INSERT INTO source_pin (feed, source, guid) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (feed, source) DO UPDATE SET guid = excluded.guid",
+                )
+                .and_then(|mut st| st.execute((feed.as_str(), source, guid.as_str())))
+                .map_err(err())?;
+            }
+            chosen.push(guid);
+        }
+        tx.commit().map_err(err())?;
+        Ok(chosen)
+    }
+
+    /// Brings the stored link keys of `feed` up to today's canonical spelling: `recanonicalize`
+    /// gets each stored link and answers it as this version spells it (a declared host alias
+    /// folded, a canonicalization fix applied). Where the key differs, the new key is pinned
+    /// to the notice's GUID as an alias and the row's `link_key` follows, so the notice is
+    /// neither announced again nor its detail page fetched again. Returns how many moved.
+    pub fn rekey_links(
+        &mut self,
+        feed: &FeedId,
+        recanonicalize: impl Fn(&CanonicalUrl) -> CanonicalUrl,
+    ) -> Result<usize, Error> {
+        let err = || query_err(&self.path, || format!("re-keying the links of feed {feed}"));
+        let tx = self.conn.transaction().map_err(err())?;
+        let rows: Vec<(String, String, Option<String>)> = {
+            let mut st = tx
+                .prepare(
+                    "SELECT guid, link, link_key FROM item WHERE feed = ?1 AND link IS NOT NULL",
+                )
+                .map_err(err())?;
+            let rows = st
+                .query_map([feed.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(err())?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err())?
+        };
+        let mut moved = 0;
+        for (guid, link, old_key) in rows {
+            // A link that no longer parses is left alone; reading the item reports it.
+            let Ok(stored) = CanonicalUrl::parse(&link) else {
+                continue;
+            };
+            let now = recanonicalize(&stored);
+            let new_key = now.guid_key();
+            if old_key.as_deref() == Some(new_key.as_str()) {
+                continue;
+            }
+            let key_text = GuidKey::Link(now).key_text();
+            let holder = pin(&tx, &key_text, &Guid::from_stored(guid.clone())).map_err(err())?;
+            if holder.as_str() != guid {
+                log::warn!(
+                    "feed {feed}: {link} now reads as {new_key}, which already belongs to {holder}; \
+                     both notices are kept"
+                );
+            }
+            tx.execute(
+                "UPDATE item SET link_key = ?3 WHERE feed = ?1 AND guid = ?2",
+                (feed.as_str(), &guid, &new_key),
+            )
+            .map_err(err())?;
+            moved += 1;
+        }
+        tx.commit().map_err(err())?;
+        Ok(moved)
     }
 
     /// Merges one run's items into the feed's archive, in one transaction, and says per item
@@ -799,11 +942,7 @@ impl Store {
 /// the common case (a notice seen before) free of a write; the insert's `RETURNING` still
 /// answers the winner should another connection pin the key in between.
 fn pin(conn: &Connection, key_text: &str, derived: &Guid) -> rusqlite::Result<Guid> {
-    let known = conn
-        .prepare_cached("SELECT guid FROM guid_pin WHERE key_text = ?1")?
-        .query_row([key_text], |r| r.get::<_, String>(0))
-        .optional()?;
-    let guid = match known {
+    let guid = match pinned(conn, key_text)? {
         Some(g) => g,
         None => conn
             .prepare_cached(
@@ -814,6 +953,20 @@ fn pin(conn: &Connection, key_text: &str, derived: &Guid) -> rusqlite::Result<Gu
             .query_row((key_text, derived.as_str()), |r| r.get::<_, String>(0))?,
     };
     Ok(Guid::from_stored(guid))
+}
+
+/// The GUID pinned to `key_text`, if any.
+fn pinned(conn: &Connection, key_text: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT guid FROM guid_pin WHERE key_text = ?1")?
+        .query_row([key_text], |r| r.get(0))
+        .optional()
+}
+
+/// The GUID last seen at a source position of `feed`, if any.
+fn source_guid(conn: &Connection, feed: &FeedId, source: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT guid FROM source_pin WHERE feed = ?1 AND source = ?2")?
+        .query_row((feed.as_str(), source), |r| r.get(0))
+        .optional()
 }
 
 /// Builds the error for a failed statement lazily, so the happy path formats nothing.
@@ -1019,7 +1172,6 @@ fn content_hash(item: &Item) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::GuidKey;
     use chrono::TimeZone;
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -1249,6 +1401,168 @@ mod tests {
         assert_eq!(s.pin_guid(&k2, &other).unwrap(), g2);
     }
 
+    /// `pin_identities` for one notice.
+    fn identify(s: &mut Store, f: &FeedId, key: &GuidKey, source: Option<&str>) -> Guid {
+        let derived = Guid::derive(key);
+        let key = key.key_text();
+        let ids = [Identity {
+            key: &key,
+            source,
+            derived: &derived,
+        }];
+        s.pin_identities(f, &ids).unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_notice_keeps_its_guid_when_a_link_then_an_id_is_added() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        let by_path = GuidKey::Path("a.txt".into());
+        let src = Some("path:a.txt");
+        let g = identify(&mut s, &f, &by_path, src);
+        assert_eq!(g, Guid::derive(&by_path));
+        // A link added: a new key, the same file.
+        assert_eq!(identify(&mut s, &f, &GuidKey::Link(link(1)), src), g);
+        // Then an id.
+        let by_id = GuidKey::Explicit("n-1".into());
+        assert_eq!(identify(&mut s, &f, &by_id, src), g);
+        // Each key is now an alias: the notice moved to another file keeps it by its id.
+        assert_eq!(identify(&mut s, &f, &by_id, Some("path:b.md")), g);
+        assert_eq!(s.pinned_guid(&by_id.key_text()).unwrap(), Some(g.clone()));
+        assert_eq!(
+            s.pinned_guid(&GuidKey::Link(link(1)).key_text()).unwrap(),
+            Some(g.clone())
+        );
+        // Source positions are per feed (once the feed has any: see the next test).
+        let other = feed("other");
+        identify(
+            &mut s,
+            &other,
+            &GuidKey::Path("b.txt".into()),
+            Some("path:b.txt"),
+        );
+        let elsewhere = identify(&mut s, &other, &GuidKey::Explicit("n-9".into()), src);
+        assert_ne!(elsewhere, g);
+    }
+
+    #[test]
+    fn a_path_keyed_notice_of_an_older_store_is_found_by_its_path_pin() {
+        let mut s = Store::open_in_memory().unwrap();
+        let by_path = GuidKey::Path("old.txt".into());
+        // What a version-2 store holds: the path pin only, no source position.
+        let g = s
+            .pin_guid(&by_path.key_text(), &Guid::derive(&by_path))
+            .unwrap();
+        let now = identify(
+            &mut s,
+            &feed("notices"),
+            &GuidKey::Explicit("given-later".into()),
+            Some("path:old.txt"),
+        );
+        assert_eq!(now, g);
+    }
+
+    #[test]
+    fn an_entry_inserted_before_others_does_not_take_their_guid() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        let keys = |ks: &[GuidKey]| ks.iter().map(GuidKey::key_text).collect::<Vec<_>>();
+        let run = |s: &mut Store, ks: &[GuidKey]| {
+            let texts = keys(ks);
+            let derived: Vec<Guid> = ks.iter().map(Guid::derive).collect();
+            let sources: Vec<String> = (1..=ks.len()).map(|i| format!("path:a.json#{i}")).collect();
+            let ids: Vec<Identity<'_>> = (0..ks.len())
+                .map(|i| Identity {
+                    key: &texts[i],
+                    source: Some(&sources[i]),
+                    derived: &derived[i],
+                })
+                .collect();
+            s.pin_identities(&f, &ids).unwrap()
+        };
+        let x = GuidKey::Explicit("x".into());
+        let y = GuidKey::Explicit("y".into());
+        let first = run(&mut s, &[x.clone(), y.clone()]);
+        // An entry without id or link inserted at the top: #1 was x's place, but x still
+        // holds its GUID by its id, so the newcomer gets a GUID of its own.
+        let z = GuidKey::Path("a.json#1".into());
+        let second = run(&mut s, &[z.clone(), x, y]);
+        assert_eq!(second[1..], first[..]);
+        assert_eq!(second[0], Guid::derive(&z));
+        assert!(!first.contains(&second[0]));
+    }
+
+    #[test]
+    fn rekeyed_links_keep_their_guid_and_their_row() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("chinania-jqzs");
+        let old = CanonicalUrl::parse("http://chinania.org.cn/html/x/1.html").unwrap();
+        let g = Guid::derive(&GuidKey::Link(old.clone()));
+        let item = Item {
+            guid: g.clone(),
+            link: Some(old.clone()),
+            ..notice(1, 1)
+        };
+        s.upsert(&f, &[item], at(20, 0)).unwrap();
+        let to_www = |u: &CanonicalUrl| {
+            CanonicalUrl::parse(
+                &u.as_str()
+                    .replace("//chinania.org.cn", "//www.chinania.org.cn"),
+            )
+            .unwrap()
+        };
+        assert_eq!(s.rekey_links(&f, to_www).unwrap(), 1);
+        assert_eq!(s.rekey_links(&f, to_www).unwrap(), 0, "idempotent");
+        let new = to_www(&old);
+        assert_eq!(
+            s.pinned_guid(&GuidKey::Link(new.clone()).key_text())
+                .unwrap(),
+            Some(g.clone())
+        );
+        assert_eq!(
+            s.find_by_link(&f, &new.guid_key()).unwrap().unwrap().guid,
+            g
+        );
+        assert_eq!(s.status(&f).unwrap().archived, 1);
+    }
+
+    #[test]
+    fn a_version_2_store_keeps_its_pins_and_gains_source_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let key = GuidKey::Path("2026-09-09-copper-forum-harbin.txt".into());
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.execute_batch(MIGRATIONS[1]).unwrap();
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            tx.execute(
+                "INSERT INTO guid_pin (key_text, guid) VALUES (?1, ?2)",
+                (
+                    key.key_text(),
+                    "urn:uuid:82530e5a-75ef-5835-9f6a-0d80f1d28a2d",
+                ),
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(
+            s.pinned_guid(&key.key_text()).unwrap().unwrap().as_str(),
+            "urn:uuid:82530e5a-75ef-5835-9f6a-0d80f1d28a2d"
+        );
+        let g = identify(
+            &mut s,
+            &feed("notices"),
+            &GuidKey::Link(link(3)),
+            Some("path:2026-09-09-copper-forum-harbin.txt"),
+        );
+        assert_eq!(g.as_str(), "urn:uuid:82530e5a-75ef-5835-9f6a-0d80f1d28a2d");
+        assert!(s.integrity_check().unwrap());
+    }
+
     #[test]
     fn the_archive_keeps_what_scrolled_off_and_respects_order_and_max() {
         let mut s = Store::open_in_memory().unwrap();
@@ -1386,7 +1700,7 @@ mod tests {
             tx.commit().unwrap();
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(s.cached_page("u").unwrap().unwrap().body, "b");
         assert_eq!(s.robots().unwrap(), []);
     }

@@ -308,3 +308,108 @@ fn bundled_guids_are_the_same_in_rss_and_atom_and_unique() {
     // ids_by_title asserts RSS and Atom agree entry by entry.
     assert_eq!(id_set(&p).len(), 10);
 }
+
+/// Issue: a notice's key changing (a `link` or `id` added later, a link respelled) must not
+/// give it a new GUID: its file is its source identity, and the store keeps the GUID found
+/// there, with the new key pinned to it as an alias. One item, never two.
+#[test]
+fn a_notice_keeps_its_guid_when_a_link_or_id_is_added_or_a_scheme_changes() {
+    let p = Project::bundled();
+    p.build().expect_code(0);
+    let before = p.ids_by_title();
+    assert_eq!(before[HARBIN], HARBIN_BY_PATH);
+    assert_eq!(before[SMART_MINING], SMART_MINING_BY_LINK);
+    let check = |step: &str| {
+        p.build().expect_code(0);
+        let after = p.ids_by_title();
+        assert_eq!(after, before, "{step}: titles and GUIDs");
+        assert_eq!(after.len(), 10, "{step}: one item per notice");
+    };
+
+    // (a) A .txt notice (keyed by its path) gains a link: the link is its key now.
+    let harbin = p.notices().join("2026-09-09-copper-forum-harbin.txt");
+    let text = fs::read_to_string(&harbin).unwrap();
+    let linked = text.replacen(
+        "09/09/2026\n",
+        "09/09/2026\n\nlink\nhttps://www.chinania.org.cn/html/hangyexinwen/2026/0909/62001.html\n\n",
+        1,
+    );
+    assert_ne!(linked, text);
+    p.write_notice("2026-09-09-copper-forum-harbin.txt", &linked);
+    check("link added to a .txt notice");
+
+    // (b) A Markdown notice (keyed by its link) gains an id.
+    let mining = p.notices().join("2026-08-22-smart-mining-forum.md");
+    let text = fs::read_to_string(&mining).unwrap();
+    let with_id = text.replacen(
+        "+++\ntitle",
+        "+++\nid = \"cnia-smart-mining-2026\"\ntitle",
+        1,
+    );
+    assert_ne!(with_id, text);
+    p.write_notice("2026-08-22-smart-mining-forum.md", &with_id);
+    check("id added to a Markdown notice");
+
+    // (c) Links respelled: https → http on the lithium notice (keyed by its link) and on the
+    // Harbin notice's new link.
+    let lithium = p.notices().join("2026-05-29-lithium-conference.md");
+    let text = fs::read_to_string(&lithium).unwrap();
+    assert!(text.contains("https://www.chinania.org.cn/"));
+    p.write_notice(
+        "2026-05-29-lithium-conference.md",
+        text.replace(
+            "https://www.chinania.org.cn/",
+            "http://www.chinania.org.cn/",
+        ),
+    );
+    p.write_notice(
+        "2026-09-09-copper-forum-harbin.txt",
+        linked.replace("https://www.", "http://www."),
+    );
+    check("scheme changed");
+
+    // (d) And the link of a path-keyed notice that gained one changes again (a site move):
+    // its file still says who it is.
+    p.write_notice(
+        "2026-09-09-copper-forum-harbin.txt",
+        linked.replace("/html/hangyexinwen/", "/html/moved/"),
+    );
+    check("link of a once path-keyed notice changed");
+
+    // The store holds the ten notices, each once.
+    let db = rusqlite::Connection::open(p.path().join(".noticefeed/state.sqlite")).unwrap();
+    let rows: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM item WHERE feed = 'notices'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 10, "rows in the store");
+}
+
+/// A notice inserted at the top of a JSON file takes the first position, which another
+/// notice held: that notice keeps its GUID by its id, the newcomer gets one of its own.
+#[test]
+fn an_entry_inserted_in_a_json_file_takes_no_other_notice_guid() {
+    let p = Project::bundled_definition();
+    p.write_notice(
+        "list.json",
+        r#"[{"title": "A", "date": "2026-01-01", "id": "a"},
+            {"title": "B", "date": "2026-01-02", "link": "https://www.example.org/b.html"}]"#,
+    );
+    p.build().expect_code(0);
+    let before = p.ids_by_title();
+    p.write_notice(
+        "list.json",
+        r#"[{"title": "New", "date": "2026-01-03"},
+            {"title": "A", "date": "2026-01-01", "id": "a"},
+            {"title": "B", "date": "2026-01-02", "link": "https://www.example.org/b.html"}]"#,
+    );
+    p.build().expect_code(0);
+    let after = p.ids_by_title();
+    assert_eq!(after["A"], before["A"]);
+    assert_eq!(after["B"], before["B"]);
+    assert_eq!(after.len(), 3);
+    assert!(after["New"] != before["A"] && after["New"] != before["B"]);
+}

@@ -474,3 +474,81 @@ fn newsboat_reads_a_scraped_chinese_feed_with_exact_titles() {
         assert_eq!(reader.items().len(), 6, "{format}");
     }
 }
+
+/// Issue: the association's list pages switching their links from `www.chinania.org.cn` to
+/// the bare `chinania.org.cn` must not re-announce anything. The preset declares the bare name
+/// an alias, so both spell one canonical link. Without the alias (a copy of the preset with
+/// the line removed), the same switch does announce every notice again: that is what the
+/// alias prevents, and it proves the check can fail.
+#[test]
+fn a_host_alias_switch_on_the_list_page_is_not_news() {
+    if !newsboat_available() {
+        return;
+    }
+    let switch_links = |site: &Path| {
+        let list = site.join("html/hangyetongji/jqzs/index.html");
+        let html = fs::read_to_string(&list).unwrap();
+        let switched = html.replace(
+            "href=\"/html/hangyetongji/jqzs/2026/",
+            "href=\"http://chinania.org.cn/html/hangyetongji/jqzs/2026/",
+        );
+        assert_eq!(
+            switched.matches("http://chinania.org.cn/").count(),
+            6,
+            "the six list links switched"
+        );
+        fs::write(&list, switched).unwrap();
+    };
+    let run = |with_alias: bool| -> (usize, usize, BTreeSet<String>, BTreeSet<String>) {
+        let (site, server) = crate::server::serve_mirror_copy();
+        let dir = tempfile::tempdir().unwrap();
+        let feeds = dir.path().join("feeds");
+        support::copy_dir(&support::repo().join("feeds"), &feeds);
+        if !with_alias {
+            let preset = feeds.join("sites/chinania.toml");
+            let text = fs::read_to_string(&preset).unwrap();
+            let without = text.replace("aliases = [\"chinania.org.cn\"]\n", "");
+            assert_ne!(without, text, "the preset declares the alias");
+            fs::write(&preset, without).unwrap();
+        }
+        let build = || {
+            let mut args =
+                support::mirror_build_args(dir.path(), &server.base(), &["chinania-jqzs"]);
+            args[1] = feeds.display().to_string();
+            run_in(dir.path(), &args, &[]).expect_code(0);
+        };
+        build();
+        let file = dir.path().join("public/chinania-jqzs.rss.xml");
+        let reader = Reader::subscribe(std::slice::from_ref(&file));
+        assert_eq!(reader.reload(), 6);
+        reader.mark_all_read();
+        let guids = reader.by_guid().keys().cloned().collect();
+        switch_links(site.path());
+        build();
+        let unread = reader.reload();
+        let links = entries(&parse_feed(&file))
+            .into_iter()
+            .filter_map(|e| e.link)
+            .collect();
+        let after = reader.by_guid().keys().cloned().collect::<BTreeSet<_>>();
+        assert!(after.is_superset(&guids));
+        (unread, reader.items().len(), links, guids)
+    };
+
+    let (unread, items, links, _) = run(true);
+    assert_eq!(unread, 0, "with the alias: nothing is new");
+    assert_eq!(items, 6, "with the alias: six items, each once");
+    assert!(
+        links
+            .iter()
+            .all(|l| l.starts_with("https://www.chinania.org.cn/html/hangyetongji/jqzs/")),
+        "links keep the site's own host: {links:?}"
+    );
+
+    let (unread, items, _, _) = run(false);
+    assert_eq!(
+        unread, 6,
+        "without the alias the switch re-announces every notice"
+    );
+    assert_eq!(items, 12);
+}
