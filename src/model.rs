@@ -383,6 +383,9 @@ pub struct FeedMeta {
     pub id: FeedId,
     pub title: String,
     pub description: String,
+    /// Who publishes the notices: the feed-level author in Atom and JSON Feed, `dc:publisher`
+    /// in RSS (e.g. 中国有色金属工业协会).
+    pub publisher: String,
     /// The site the feed is about (RSS `link`, Atom `link rel="alternate"`).
     pub site_link: Url,
     /// Where the published files live, if known; self links are `<base>/<id>.rss.xml` etc.

@@ -75,6 +75,10 @@ struct RawFeedDef {
     /// Where this feed's files are served from, when not under the project's `public_url`.
     #[serde(default)]
     public_url: Option<String>,
+    /// Who publishes the notices (the feeds' author); a scraped feed defaults to its site's
+    /// publisher, a merge to its members' common one, anything else to the feed's title.
+    #[serde(default)]
+    publisher: Option<String>,
     source: RawSource,
 }
 
@@ -212,6 +216,8 @@ impl Source {
 pub struct FeedDef {
     /// The definition file, for messages.
     pub path: PathBuf,
+    /// The definition names its publisher; otherwise a merge takes its members' (in `load_dir`).
+    pub publisher_explicit: bool,
     pub meta: FeedMeta,
     pub max_items: usize,
     pub source: Source,
@@ -419,11 +425,22 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
         .map(|d| crate::normalize::clean_text(&d))
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| title.clone());
+    let publisher_given = raw
+        .publisher
+        .map(|p| crate::normalize::clean_text(&p))
+        .filter(|p| !p.is_empty());
+    let publisher_explicit = publisher_given.is_some();
+    let publisher = publisher_given.unwrap_or_else(|| match &source {
+        Source::Scrape(s) => s.site.publisher.clone(),
+        _ => title.clone(),
+    });
     Ok(FeedDef {
         path: path.to_owned(),
+        publisher_explicit,
         meta: FeedMeta {
             id,
             title,
+            publisher,
             description,
             site_link,
             public_base,
@@ -494,7 +511,31 @@ pub fn load_dir(dir: &Path) -> Result<Vec<FeedDef>> {
             }
         }
     }
+    let mut defs = defs;
+    let publishers: Vec<Option<String>> = defs.iter().map(|d| merge_publisher(d, &defs)).collect();
+    for (d, p) in defs.iter_mut().zip(publishers) {
+        if let Some(p) = p {
+            d.meta.publisher = p;
+        }
+    }
     Ok(defs)
+}
+
+/// A merge without a publisher of its own is published by whoever publishes all its members
+/// (the association, for its channels merged); mixed members keep the merge's title.
+fn merge_publisher(def: &FeedDef, all: &[FeedDef]) -> Option<String> {
+    let Source::Merge { feeds } = &def.source else {
+        return None;
+    };
+    if def.publisher_explicit {
+        return None;
+    }
+    let mut publishers = feeds
+        .iter()
+        .filter_map(|m| all.iter().find(|d| d.id() == m))
+        .map(|d| d.meta.publisher.as_str());
+    let first = publishers.next()?;
+    publishers.all(|p| p == first).then(|| first.to_owned())
 }
 
 /// The definitions named by `ids`, or all of them when `ids` is empty. Unknown ids are errors.

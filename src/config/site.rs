@@ -100,6 +100,8 @@ pub struct SiteDef {
     /// The site's name for people (the OPML's and the index's group heading); the base URL's
     /// host when not given.
     pub name: String,
+    /// Who publishes the notices (the feeds' author): the preset's `publisher`, else `name`.
+    pub publisher: String,
     /// The site's home; a list link to another host is off-site and is not fetched.
     pub base: Url,
     /// Other origins of the site a definition lists explicitly (e.g. a host serving its
@@ -150,6 +152,8 @@ impl SiteDef {
 pub(super) struct RawSite {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    publisher: Option<String>,
     base: String,
     #[serde(default)]
     origins: Vec<String>,
@@ -308,6 +312,11 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         .iter()
         .map(|a| parse_alias(path, &base, a))
         .collect::<Result<Vec<_>>>()?;
+    let publisher = raw
+        .publisher
+        .map(|n| crate::normalize::clean_text(&n))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| name.clone());
     let timezone = raw
         .timezone
         .map(|t| {
@@ -419,6 +428,7 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         .transpose()?;
     Ok(SiteDef {
         name,
+        publisher,
         path: path.to_owned(),
         base,
         origins,

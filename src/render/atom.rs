@@ -1,6 +1,6 @@
 //! Atom 1.0 (RFC 4287): RFC 3339 dates in the feed's zone, the URN as `<id>`, every attachment
 //! as a `link rel="enclosure"`, HTML content with `type="html"`. Atom requires an author on the
-//! feed or on every entry, so the feed's title stands as the feed author.
+//! feed or on every entry: the feed's author is its publisher (e.g. the association).
 
 use atom_syndication::{
     Category, Content, Entry, Feed, FixedDateTime, Generator, Link, Person, Text, WriteConfig,
@@ -73,7 +73,7 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
         id: Guid::derive(&GuidKey::Explicit(format!("feed:{}", meta.id))).to_string(),
         updated: date(feed_updated(items)),
         authors: vec![Person {
-            name: meta.title.clone(),
+            name: meta.publisher.clone(),
             uri: Some(meta.site_link.to_string()),
             ..Default::default()
         }],

@@ -79,7 +79,7 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
         feed_url: self_href(meta, Format::Json),
         description: &meta.description,
         authors: vec![Author {
-            name: &meta.title,
+            name: &meta.publisher,
             url: Some(meta.site_link.as_str()),
         }],
         language: &meta.language,
@@ -138,6 +138,7 @@ mod tests {
             id: FeedId::parse("n").unwrap(),
             title: "通知 \"quoted\"".into(),
             description: "d".into(),
+            publisher: "中国有色金属工业协会".into(),
             site_link: url::Url::parse("https://www.chinania.org.cn/").unwrap(),
             public_base: public.map(|p| url::Url::parse(p).unwrap()),
             hubs: Vec::new(),

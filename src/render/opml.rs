@@ -98,6 +98,7 @@ mod tests {
             id: FeedId::parse(id).unwrap(),
             title: title.into(),
             description: "d & <d>".into(),
+            publisher: "中国有色金属工业协会".into(),
             site_link: Url::parse("https://www.chinania.org.cn/").unwrap(),
             public_base: public.map(|p| Url::parse(p).unwrap()),
             hubs: Vec::new(),

@@ -91,6 +91,10 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
         .pub_date(items.iter().map(|i| i.published).max().map(date))
         .atom_ext((!atom_links.is_empty()).then_some(AtomExtension { links: atom_links }))
         .namespaces(namespaces)
+        .dublin_core_ext(Some(DublinCoreExtension {
+            publishers: vec![meta.publisher.clone()],
+            ..Default::default()
+        }))
         .items(rss_items)
         .build();
     let mut buf = Vec::new();

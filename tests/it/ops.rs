@@ -256,3 +256,37 @@ fn completions_and_man_page_come_from_the_command_line_definition() {
         }
     }
 }
+
+#[test]
+fn the_feed_author_is_the_publisher_not_the_feed_title() {
+    let server = Server::start(&support::chinania_mirror());
+    let dir = tempfile::tempdir().unwrap();
+    let args = support::mirror_build_args(
+        dir.path(),
+        &server.base(),
+        &["chinania-jqzs", "chinania-all", "notices"],
+    );
+    run_in(dir.path(), &args, &[]).expect_code(0);
+    let public = dir.path().join("public");
+    for (id, publisher) in [
+        ("chinania-jqzs", "中国有色金属工业协会"),
+        // A merge of one site's channels is published by that site's publisher.
+        ("chinania-all", "中国有色金属工业协会"),
+        ("notices", "China Nonferrous Metals Industry Association"),
+    ] {
+        let atom = support::parse_feed(&public.join(format!("{id}.atom.xml")));
+        let names: Vec<&str> = atom
+            .authors
+            .iter()
+            .filter_map(|p| p.name.as_deref())
+            .collect();
+        assert_eq!(names, [publisher], "{id} Atom author");
+        let rss = fs::read_to_string(public.join(format!("{id}.rss.xml"))).unwrap();
+        assert!(
+            rss.contains(&format!("<dc:publisher>{publisher}</dc:publisher>")),
+            "{id} RSS dc:publisher"
+        );
+        support::xmllint_ok(&public.join(format!("{id}.atom.xml")), true);
+        support::xmllint_ok(&public.join(format!("{id}.rss.xml")), false);
+    }
+}
