@@ -47,14 +47,15 @@ fn init_writes_the_shipped_definitions_and_a_ready_project() {
     run_in(dir.path(), ["init", "project"], &[]).expect_code(0);
     // One source of truth: what init writes is the repository's feeds/ and notices/, byte for
     // byte, subfolders (site presets) included.
-    assert_eq!(
-        tree(&project.join("feeds")),
-        tree(&support::repo().join("feeds"))
-    );
-    assert_eq!(
-        tree(&project.join("notices")),
-        tree(&support::repo().join("notices"))
-    );
+    for folder in ["feeds", "notices"] {
+        let written = tree(&project.join(folder));
+        let shipped = tree(&support::repo().join(folder));
+        let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&written), names(&shipped), "{folder}/: other files");
+        for ((name, a), (_, b)) in written.iter().zip(&shipped) {
+            assert!(a == b, "{folder}/{name} differs from the repository's");
+        }
+    }
     let settings = fs::read_to_string(project.join("noticefeed.toml")).unwrap();
     assert!(settings.contains("public_url"), "{settings}");
 
