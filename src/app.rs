@@ -626,6 +626,10 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             log::info!("{}: {e}", s.feed);
         }
     }
+    // A page parse abandoned at its deadline must not hold the process at exit.
+    if let Some(rt) = run.runtime.take() {
+        rt.shutdown_timeout(Duration::from_secs(1));
+    }
     if let Some(robots) = &robots_cache {
         // Losing a copy costs one request next run, not a feed: warn and go on.
         if let Err(e) = robots.save(&run.store) {

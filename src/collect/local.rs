@@ -57,15 +57,35 @@ fn problem(file: &Path, line: Option<usize>, message: impl Into<String>) -> Prob
     }
 }
 
+/// The largest notice file read (16 MiB). A notice is a page of text; a bigger file is a
+/// mistake or an attack, and reading it whole would cost memory for nothing.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Reads every notice file below `dir` (recursively, in path order; hidden files and README
-/// files are not notices).
+/// files are not notices). A symbolic link is followed only when its target stays inside `dir`.
 pub fn collect(dir: &Path) -> Result<Collected, FolderError> {
     let mut files = Vec::new();
-    walk(dir, &mut files).map_err(|source| FolderError {
+    let folder_err = |source| FolderError {
         dir: dir.to_owned(),
         source,
-    })?;
+    };
+    let root = dir.canonicalize().map_err(folder_err)?;
+    walk(dir, &root, &mut files).map_err(folder_err)?;
     files.sort();
+    // One file reached by two paths (a link beside its target) is one notice, under the first
+    // path in order.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| match f.canonicalize() {
+        Ok(real) if !seen.insert(real.clone()) => {
+            log::info!(
+                "{}: same file as another path ({}), read once",
+                f.display(),
+                real.display()
+            );
+            false
+        }
+        _ => true,
+    });
     let mut out = Collected::default();
     for path in files {
         let rel = path
@@ -82,7 +102,8 @@ pub fn collect(dir: &Path) -> Result<Collected, FolderError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// `root` is the canonical notice folder.
+fn walk(dir: &Path, root: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -91,10 +112,41 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
             continue;
         }
         let path = entry.path();
-        let kind = entry.file_type()?;
+        let mut kind = entry.file_type()?;
+        if kind.is_symlink() {
+            // A link is someone else's choice of what to publish: only a target inside the
+            // notice folder is read, never `../outside/secret.json`.
+            match path.canonicalize() {
+                Ok(target) if target.starts_with(root) => {
+                    kind = std::fs::metadata(&target)?.file_type();
+                    // A link to a folder that contains this one would walk for ever.
+                    if kind.is_dir() && dir.canonicalize()?.starts_with(&target) {
+                        log::warn!(
+                            "{}: symbolic link to {}, a folder it is inside of; skipped",
+                            path.display(),
+                            target.display()
+                        );
+                        continue;
+                    }
+                }
+                Ok(target) => {
+                    log::warn!(
+                        "{}: symbolic link to {}, outside the notice folder {}; skipped",
+                        path.display(),
+                        target.display(),
+                        root.display()
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("{}: broken symbolic link ({e}); skipped", path.display());
+                    continue;
+                }
+            }
+        }
         if kind.is_dir() {
-            walk(&path, files)?;
-        } else if path.is_file() {
+            walk(&path, root, files)?;
+        } else if kind.is_file() {
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_ascii_lowercase())
@@ -141,7 +193,23 @@ fn read_file(path: &Path, rel: &str) -> (Vec<RawNotice>, Vec<Problem>) {
         Ok(n) => (vec![n], vec![]),
         Err((line, m)) => (vec![], vec![problem(path, line, m)]),
     };
-    let bytes = match std::fs::read(path) {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > MAX_FILE_BYTES => {
+            return (
+                vec![],
+                vec![problem(
+                    path,
+                    None,
+                    format!(
+                        "file is {} bytes, more than the {MAX_FILE_BYTES} bytes a notice file may have; skipped",
+                        m.len()
+                    ),
+                )],
+            )
+        }
+        _ => {}
+    }
+    let bytes = match read_capped(path) {
         Ok(b) => b,
         Err(e) => {
             return (
@@ -200,6 +268,34 @@ fn read_file(path: &Path, rel: &str) -> (Vec<RawNotice>, Vec<Problem>) {
             (notices, problems)
         }
     }
+}
+
+/// The file's bytes, never more than [`MAX_FILE_BYTES`] + 1 of them (a file that grows after
+/// the size check is still cut off, and then refused).
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "more than the {MAX_FILE_BYTES} bytes a notice file may have"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Cuts a notice body to [`crate::normalize::MAX_CONTENT_BYTES`], with a warning naming where
+/// it came from.
+fn capped_body(mut body: String, origin: &str) -> String {
+    if let Some(len) = crate::normalize::cap_content(&mut body) {
+        log::warn!(
+            "{origin}: body is {len} bytes; cut to the {} byte limit",
+            crate::normalize::MAX_CONTENT_BYTES
+        );
+    }
+    body
 }
 
 /// JSON entries: every good entry is kept, every bad one reported.
@@ -320,9 +416,10 @@ fn parse_text(text: &str, origin: &str, rel: &str) -> ParseResult {
         })?);
         i = j + 2;
     }
+    let body = capped_body(lines[i.min(lines.len())..].join("\n"), origin);
     let mut paragraphs = Vec::new();
     let mut current: Vec<&str> = Vec::new();
-    for line in &lines[i.min(lines.len())..] {
+    for line in body.split('\n') {
         let t = line.trim();
         if t.is_empty() {
             if !current.is_empty() {
@@ -525,6 +622,7 @@ fn notice_from_fields(
         Some(b) => b,
         None => string_field(&map, "body")?.unwrap_or_default(),
     };
+    let body = capped_body(body, origin);
     Ok(RawNotice {
         origin: origin.to_owned(),
         explicit_id: string_field(&map, "id")?,
@@ -651,6 +749,87 @@ mod tests {
         let titles: Vec<_> = c.notices.iter().map(|n| n.title.as_str()).collect();
         assert_eq!(titles, ["ABC", "DE"]);
         assert_eq!(c.notices[0].body, RawBody::Markdown("xy\n".into()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_followed_only_inside_the_notice_folder() {
+        // See: issue 9, case 6: a link to `../outside/secret.json` was published.
+        use std::os::unix::fs::symlink;
+        let top = tempfile::tempdir().unwrap();
+        let notices = top.path().join("notices");
+        let outside = top.path().join("outside");
+        std::fs::create_dir_all(notices.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(
+            outside.join("secret.json"),
+            r#"[{"title":"SECRET","date":"2026-01-01"}]"#,
+        )
+        .unwrap();
+        std::fs::write(
+            outside.join("o.md"),
+            "---\ntitle: OUT\ndate: 2026-01-01\n---\n",
+        )
+        .unwrap();
+        std::fs::write(
+            notices.join("sub/in.md"),
+            "---\ntitle: IN\ndate: 2026-01-01\n---\n",
+        )
+        .unwrap();
+        symlink("../outside/secret.json", notices.join("secret.json")).unwrap();
+        symlink(&outside, notices.join("outdir")).unwrap();
+        symlink("sub/in.md", notices.join("alias.md")).unwrap();
+        symlink("sub", notices.join("subdir")).unwrap();
+        symlink(".", notices.join("loop")).unwrap();
+        symlink("missing.md", notices.join("broken.md")).unwrap();
+        let c = collect(&notices).unwrap();
+        let titles: Vec<_> = c.notices.iter().map(|n| n.title.as_str()).collect();
+        // alias.md → sub/in.md and subdir → sub stay inside: read, once; nothing from outside.
+        assert_eq!(titles, ["IN"], "{titles:?}");
+        assert_eq!(c.notices[0].rel_path.as_deref(), Some("alias.md"));
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn oversized_files_are_refused_and_bodies_cut() {
+        // See: issue 9, case 5: a 200 MB .txt notice took 1.4 GB of memory and became a 200 MB
+        // row and 200 MB feeds.
+        let dir = tempfile::tempdir().unwrap();
+        let big = std::fs::File::create(dir.path().join("big.txt")).unwrap();
+        big.set_len(200 * 1024 * 1024).unwrap();
+        let body = "长".repeat(700_000); // 2.1 MB of UTF-8
+        std::fs::write(
+            dir.path().join("long.txt"),
+            format!("Long\n\ndate\n01/02/2026\n\n{body}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("long.md"),
+            format!("---\ntitle: L\ndate: 2026-01-01\n---\n{body}"),
+        )
+        .unwrap();
+        let c = collect(dir.path()).unwrap();
+        assert_eq!(c.problems.len(), 1);
+        let p = c.problems[0].to_string();
+        assert!(p.contains("big.txt") && p.contains("16777216"), "{p}");
+        for n in &c.notices {
+            let len = match &n.body {
+                RawBody::Paragraphs(ps) => ps.iter().map(String::len).sum(),
+                RawBody::Markdown(m) => m.len(),
+                RawBody::Html(h) => h.len(),
+            };
+            assert!(
+                len <= crate::normalize::MAX_CONTENT_BYTES,
+                "{}: {len}",
+                n.origin
+            );
+            assert!(
+                len > crate::normalize::MAX_CONTENT_BYTES - 4,
+                "{}: {len}",
+                n.origin
+            );
+        }
+        assert_eq!(c.notices.len(), 2);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum Error {
         #[source]
         source: http::Error,
     },
+    #[error("list page {url}: {reason}")]
+    Parse { url: Url, reason: String },
     #[error("list page {url}: list selector `{selector}` matched nothing (site redesigned, or wrong selector?)")]
     NoItems { url: Url, selector: String },
     #[error("list page {url}: list selector `{selector}` matched {matched} elements but none had both a title and a link")]
@@ -218,7 +220,21 @@ impl Walker {
                     break;
                 }
             };
-            let page = scrape::parse_list(&body, &site.list, site.pagination.as_ref());
+            let s = src.site.clone();
+            let parsed = parse_off_runtime(body, move |b| {
+                scrape::parse_list(b, &s.list, s.pagination.as_ref())
+            })
+            .await;
+            let page = match parsed {
+                Ok(p) => p,
+                Err(reason) if n == 1 => return Err(Error::Parse { url, reason }),
+                Err(reason) => {
+                    out.warnings.push(format!(
+                        "list page {url}: {reason}; pages after it not read"
+                    ));
+                    break;
+                }
+            };
             log::info!("list page {url}: {status}, {} entries", page.entries.len());
             if page.items_matched == 0 || page.entries.is_empty() {
                 if n == 1 {
@@ -392,7 +408,14 @@ impl Walker {
             if let Some(a) = d.author {
                 raw.authors.push(a);
             }
-            raw.body = RawBody::Html(d.content_html.unwrap_or_default());
+            let mut content = d.content_html.unwrap_or_default();
+            if let Some(len) = normalize::cap_content(&mut content) {
+                warnings.push(format!(
+                    "{link}: content is {len} bytes; cut to the {} byte limit",
+                    normalize::MAX_CONTENT_BYTES
+                ));
+            }
+            raw.body = RawBody::Html(content);
             // The detail page's time is to the minute; the list's only to the day.
             if let Some(dd) = d.date {
                 match parse_site_date(&dd, &site.date_formats) {
@@ -439,7 +462,12 @@ impl Walker {
             });
         }
         let result = match self.plain_get(url, site).await {
-            Ok(body) => Ok(scrape::parse_detail(&body, spec)),
+            Ok(body) => {
+                let spec = spec.clone();
+                parse_off_runtime(body, move |b| scrape::parse_detail(b, &spec))
+                    .await
+                    .map_err(|reason| DetailMiss::Failed(format!("{url}: {reason}")))
+            }
             Err(e) if e.is_robots() => Err(DetailMiss::Robots(e.to_string())),
             // The run's summary names the host and why, once.
             Err(http::Error::Unreachable { down, .. }) => {
@@ -523,6 +551,32 @@ impl Walker {
         };
         self.lengths.lock().await.insert(key, n);
         Ok(n)
+    }
+}
+
+/// Longest the parsing of one page may take. With the nesting limit checked first it takes
+/// milliseconds; the deadline is the second fence, should some other shape prove slow.
+const PARSE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Parses a page on a blocking thread, never on the async runtime that paces requests, after
+/// checking its nesting depth; `Err` says why not, for the caller to name the page.
+async fn parse_off_runtime<T: Send + 'static>(
+    html: String,
+    parse: impl FnOnce(&str) -> T + Send + 'static,
+) -> Result<T, String> {
+    if normalize::html_too_deep(&html, normalize::MAX_NESTING) {
+        return Err(format!(
+            "nested deeper than {} levels; not parsed",
+            normalize::MAX_NESTING
+        ));
+    }
+    let task = tokio::task::spawn_blocking(move || parse(&html));
+    match tokio::time::timeout(PARSE_DEADLINE, task).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("parsing failed ({e})")),
+        Err(_) => Err(format!(
+            "parsing took longer than {PARSE_DEADLINE:?}; abandoned"
+        )),
     }
 }
 
