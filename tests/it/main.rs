@@ -10,6 +10,7 @@ mod ops;
 mod publish;
 mod reader;
 mod robots;
+mod security;
 mod serve;
 mod server;
 mod support;
