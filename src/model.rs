@@ -523,3 +523,229 @@ mod tests {
         );
     }
 }
+
+/// Properties of canonical links and GUID keys over generated links: the key is idempotent, and
+/// no spelling a link can arrive in (scheme, host case, default port, fragment, tracking
+/// parameters, parameter order, a declared host alias) changes it.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TRACKING: &[&str] = &[
+        "utm_source",
+        "utm_medium",
+        "UTM_Campaign",
+        "spm",
+        "from",
+        "fbclid",
+        "gclid",
+        "scene",
+        "share_token",
+        "isappinstalled",
+    ];
+
+    /// A path segment: ASCII, Chinese, spaces and characters that need escaping.
+    fn segment() -> impl Strategy<Value = String> {
+        proptest::string::string_regex(
+            "[a-zA-Z0-9._~-]{1,8}|[有色金属协会通知附件]{1,4}|[a-z %()+,;=!*']{1,6}",
+        )
+        .expect("valid regex")
+    }
+
+    /// A query parameter that is not a tracking parameter (all start with `k`).
+    fn param() -> impl Strategy<Value = (String, String)> {
+        (
+            proptest::string::string_regex("k[a-z0-9_]{0,5}").expect("valid regex"),
+            proptest::string::string_regex("[a-zA-Z0-9 中文&=+%/?-]{0,6}").expect("valid regex"),
+        )
+    }
+
+    fn query(pairs: &[(String, String)]) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    }
+
+    #[derive(Debug, Clone)]
+    struct Spelling {
+        https: bool,
+        upper_host: bool,
+        default_port: bool,
+        alias: bool,
+        fragment: Option<String>,
+        tracking: Vec<(usize, String, String)>,
+        shuffle: Vec<usize>,
+    }
+
+    fn spelling() -> impl Strategy<Value = Spelling> {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            proptest::option::of("[a-z0-9#/?]{0,6}"),
+            proptest::collection::vec(
+                (
+                    0usize..8,
+                    proptest::sample::select(TRACKING),
+                    "[a-z0-9]{0,4}",
+                ),
+                0..4,
+            ),
+            proptest::collection::vec(0usize..8, 0..8),
+        )
+            .prop_map(
+                |(https, upper_host, default_port, alias, fragment, tracking, shuffle)| Spelling {
+                    https,
+                    upper_host,
+                    default_port,
+                    alias,
+                    fragment,
+                    tracking: tracking
+                        .into_iter()
+                        .map(|(i, k, v)| (i, k.to_owned(), v))
+                        .collect(),
+                    shuffle,
+                },
+            )
+    }
+
+    /// One spelling of the link `path` + `params` on www.chinania.org.cn.
+    fn spell(path: &[String], params: &[(String, String)], s: &Spelling) -> String {
+        let scheme = if s.https { "https" } else { "http" };
+        let mut host = if s.alias {
+            "chinania.org.cn".to_owned()
+        } else {
+            "www.chinania.org.cn".to_owned()
+        };
+        if s.upper_host {
+            host = host.to_uppercase();
+        }
+        let port = match (s.default_port, s.https) {
+            (false, _) => "",
+            (true, true) => ":443",
+            (true, false) => ":80",
+        };
+        let mut pairs = params.to_vec();
+        for &i in &s.shuffle {
+            if !pairs.is_empty() {
+                let j = i % pairs.len();
+                let last = pairs.len() - 1;
+                pairs.swap(j, last);
+            }
+        }
+        for (i, k, v) in &s.tracking {
+            let at = i % (pairs.len() + 1);
+            pairs.insert(at, (k.clone(), v.clone()));
+        }
+        let path: Vec<String> = path
+            .iter()
+            .map(|seg| percent_encoding::utf8_percent_encode(seg, SEGMENT).to_string())
+            .collect();
+        let mut out = format!("{scheme}://{host}{port}/{}", path.join("/"));
+        if !pairs.is_empty() {
+            out.push('?');
+            out.push_str(&query(&pairs));
+        }
+        if let Some(f) = &s.fragment {
+            out.push('#');
+            out.push_str(f);
+        }
+        out
+    }
+
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'/')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}');
+
+    fn key(raw: &str) -> String {
+        let aliases = ["chinania.org.cn".to_owned()];
+        let link = CanonicalUrl::parse(raw)
+            .unwrap_or_else(|e| panic!("{raw}: {e}"))
+            .fold_host("www.chinania.org.cn", &aliases);
+        GuidKey::Link(link).key_text()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn canonical_links_are_idempotent(
+            path in proptest::collection::vec(segment(), 0..4),
+            params in proptest::collection::vec(param(), 0..4),
+            s in spelling(),
+        ) {
+            let raw = spell(&path, &params, &s);
+            let once = CanonicalUrl::parse(&raw).unwrap();
+            let twice = CanonicalUrl::parse(once.as_str()).unwrap();
+            prop_assert_eq!(&once, &twice);
+            prop_assert_eq!(once.guid_key(), twice.guid_key());
+            prop_assert_eq!(
+                Guid::derive(&GuidKey::Link(once.clone())),
+                Guid::derive(&GuidKey::Link(twice))
+            );
+            // Resolving the canonical spelling against any base is itself.
+            let base = Url::parse("https://other.example/a/b/").unwrap();
+            prop_assert_eq!(CanonicalUrl::resolve(once.as_str(), &base).unwrap(), once);
+        }
+
+        #[test]
+        fn no_spelling_of_a_link_changes_its_key(
+            path in proptest::collection::vec(segment(), 0..4),
+            params in proptest::collection::vec(param(), 0..4),
+            a in spelling(),
+            b in spelling(),
+        ) {
+            let plain = Spelling {
+                https: true,
+                upper_host: false,
+                default_port: false,
+                alias: false,
+                fragment: None,
+                tracking: vec![],
+                shuffle: vec![],
+            };
+            let reference = key(&spell(&path, &params, &plain));
+            let (ra, rb) = (spell(&path, &params, &a), spell(&path, &params, &b));
+            prop_assert_eq!(&key(&ra), &reference, "{}", ra);
+            prop_assert_eq!(&key(&rb), &reference, "{}", rb);
+        }
+
+        #[test]
+        fn another_path_or_parameter_is_another_key(
+            path in proptest::collection::vec(segment(), 1..4),
+            params in proptest::collection::vec(param(), 0..3),
+            extra in param(),
+            s in spelling(),
+        ) {
+            let plain = spell(&path, &params, &s);
+            let mut more = params.clone();
+            more.push(extra);
+            let with_param = spell(&path, &more, &s);
+            prop_assert_ne!(key(&plain), key(&with_param));
+            let mut longer = path.clone();
+            longer.push("x".into());
+            prop_assert_ne!(key(&plain), key(&spell(&longer, &params, &s)));
+        }
+
+        #[test]
+        fn parsing_any_text_never_panics(raw in any::<String>()) {
+            if let Ok(link) = CanonicalUrl::parse(&raw) {
+                prop_assert!(matches!(link.as_url().scheme(), "http" | "https"));
+                prop_assert_eq!(CanonicalUrl::parse(link.as_str()).unwrap(), link);
+            }
+            let base = Url::parse("https://www.chinania.org.cn/html/a/").unwrap();
+            let _ = CanonicalUrl::resolve(&raw, &base);
+        }
+    }
+}

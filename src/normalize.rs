@@ -792,3 +792,44 @@ mod tests {
         assert_eq!(strip_xml_invalid("a\u{0}b\u{b}c\u{fffe}d\te"), "abcd\te");
     }
 }
+
+/// Properties of putting wall-clock time in a zone: never a panic, an existing time is that
+/// time, a time in a DST gap moves forward by less than the gap, nothing moves backward.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use chrono::NaiveDate;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn local_times_are_kept_or_shifted_forward_out_of_a_gap(
+            (y, m, d, h, mi) in (1u32..=9999, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60),
+            zone in proptest::sample::select(vec![
+                chrono_tz::Asia::Shanghai,
+                chrono_tz::America::New_York,
+                chrono_tz::America::Sao_Paulo,
+                chrono_tz::Europe::London,
+                chrono_tz::Australia::Lord_Howe,
+                chrono_tz::Pacific::Apia,
+                chrono_tz::UTC,
+            ]),
+        ) {
+            let Some(local) = NaiveDate::from_ymd_opt(y as i32, m, d).and_then(|x| x.and_hms_opt(h, mi, 0)) else {
+                return Ok(());
+            };
+            let utc = local_to_utc(local, zone);
+            let back = utc.with_timezone(&zone).naive_local();
+            match zone.from_local_datetime(&local).earliest() {
+                Some(e) => prop_assert_eq!(utc, e.with_timezone(&Utc)),
+                None => {
+                    prop_assert!(back > local, "{local} in {zone} became {back}");
+                    // Gaps are at most a day (Apia skipped 2011-12-30 entirely).
+                    prop_assert!(back - local <= chrono::Duration::hours(24), "{local} → {back}");
+                }
+            }
+        }
+    }
+}

@@ -864,3 +864,124 @@ mod tests {
         assert_eq!(c.notices[2].rel_path.as_deref(), Some("b.jsonl#1"));
     }
 }
+
+/// Properties of the local date parsers: no input panics them, a date they accept is made only
+/// of numbers that are in the input, and every documented form round-trips.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use chrono::{Datelike as _, FixedOffset, NaiveTime, Timelike as _};
+    use proptest::prelude::*;
+
+    /// Every run of ASCII digits in `s`, as numbers.
+    pub(crate) fn numbers_in(s: &str) -> Vec<i64> {
+        s.split(|c: char| !c.is_ascii_digit())
+            .filter(|r| !r.is_empty())
+            .filter_map(|r| r.trim_start_matches('0').parse().ok().or(Some(0)))
+            .collect()
+    }
+
+    /// The date's fields are all numbers of the input; a time of day is too, unless it is
+    /// midnight from a date alone.
+    fn invents_nothing(input: &str, d: NaiveDateTime) -> Result<(), TestCaseError> {
+        let n = numbers_in(input);
+        for (what, v) in [
+            ("year", i64::from(d.year())),
+            ("month", i64::from(d.month())),
+            ("day", i64::from(d.day())),
+        ] {
+            prop_assert!(n.contains(&v), "{what} {v} not in `{input}` ({n:?})");
+        }
+        if d.time() != NaiveTime::MIN {
+            for (what, v) in [("hour", d.hour()), ("minute", d.minute())] {
+                prop_assert!(
+                    n.contains(&i64::from(v)),
+                    "{what} {v} not in `{input}` ({n:?})"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Strings shaped like dates, so the parsers' accepting paths are exercised, not only
+    /// their first refusal.
+    fn date_like() -> impl Strategy<Value = String> {
+        proptest::string::string_regex(
+            "[ \t]?[0-9]{1,5}[-/. ][0-9]{1,3}[-/. ][0-9]{1,5}([T ][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}(\\.[0-9]{1,9})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?[ ]?",
+        )
+        .expect("valid regex")
+    }
+
+    fn datetime() -> impl Strategy<Value = NaiveDateTime> {
+        (
+            1970i32..=9999,
+            1u32..=12,
+            1u32..=31,
+            0u32..24,
+            0u32..60,
+            0u32..60,
+        )
+            .prop_filter_map("a real day", |(y, m, d, h, mi, s)| {
+                NaiveDate::from_ymd_opt(y, m, d)?.and_hms_opt(h, mi, s)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn date_values_never_panic_and_invent_nothing(
+            raw in prop_oneof![any::<String>(), date_like()]
+        ) {
+            match parse_date_value(&raw) {
+                None | Some(RawDate::Missing { .. }) => {}
+                Some(RawDate::Local(d)) => invents_nothing(&raw, d)?,
+                Some(RawDate::Zoned(d)) => invents_nothing(&raw, d.naive_local())?,
+            }
+        }
+
+        #[test]
+        fn text_notices_never_panic_and_their_date_is_in_the_text(
+            date in prop_oneof![any::<String>(), date_like()],
+            body in any::<String>(),
+        ) {
+            let text = format!("Title\n\ndate\n{date}\n{body}");
+            if let Ok(n) = parse_text(&text, "f", "f.txt") {
+                let RawDate::Local(d) = n.date else {
+                    return Err(TestCaseError::fail("a .txt date is wall-clock time"));
+                };
+                invents_nothing(&date, d)?;
+            }
+            let _ = parse_text(&body, "f", "f.txt");
+        }
+
+        #[test]
+        fn every_accepted_form_round_trips(
+            d in datetime(),
+            offset_quarters in -48i32..=56,
+        ) {
+            let minute = d.with_second(0).unwrap_or(d);
+            let midnight = d.date().and_time(NaiveTime::MIN);
+            let local = |fmt: &str, want: NaiveDateTime| -> Result<(), TestCaseError> {
+                let s = d.format(fmt).to_string();
+                prop_assert_eq!(parse_date_value(&s), Some(RawDate::Local(want)), "{}", s);
+                Ok(())
+            };
+            local("%Y-%m-%dT%H:%M:%S", d)?;
+            local("%Y-%m-%d %H:%M:%S", d)?;
+            local("%Y-%m-%dT%H:%M", minute)?;
+            local("%Y-%m-%d %H:%M", minute)?;
+            local("%Y-%m-%d", midnight)?;
+            for fmt in ["%d/%m/%Y", "%-d/%-m/%Y", "%d-%m-%Y", "%d.%m.%Y"] {
+                local(fmt, midnight)?;
+                let s = d.format(fmt).to_string();
+                prop_assert_eq!(parse_dmy(&s), Some(d.date()), "{}", s);
+            }
+            let offset = FixedOffset::east_opt(offset_quarters * 15 * 60).expect("in range");
+            if let Some(zoned) = d.and_local_timezone(offset).single() {
+                let s = zoned.to_rfc3339();
+                prop_assert_eq!(parse_date_value(&s), Some(RawDate::Zoned(zoned)), "{}", s);
+            }
+        }
+    }
+}

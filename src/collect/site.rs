@@ -765,3 +765,96 @@ mod tests {
         );
     }
 }
+
+/// Properties of the site date parser: no input panics it, a date it accepts is made only of
+/// numbers that are in the input, and every default form round-trips at its precision.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::config::site::DEFAULT_DATE_FORMATS;
+    use chrono::{Datelike as _, NaiveTime, Timelike as _};
+    use proptest::prelude::*;
+
+    fn numbers_in(s: &str) -> Vec<i64> {
+        s.split(|c: char| !c.is_ascii_digit())
+            .filter(|r| !r.is_empty())
+            .filter_map(|r| r.trim_start_matches('0').parse().ok().or(Some(0)))
+            .collect()
+    }
+
+    fn formats() -> Vec<String> {
+        DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn site_date_like() -> impl Strategy<Value = String> {
+        proptest::string::string_regex(
+            "[ 　\\t]?[0-9]{1,5}[-/.年][0-9]{1,3}[-/.月][0-9]{1,3}日?( [0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2})?)?[ 　]?",
+        )
+        .expect("valid regex")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn site_dates_never_panic_and_invent_nothing(
+            raw in prop_oneof![any::<String>(), site_date_like()]
+        ) {
+            if let Some(d) = parse_site_date(&raw, &formats()) {
+                let n = numbers_in(&raw);
+                for v in [i64::from(d.year()), i64::from(d.month()), i64::from(d.day())] {
+                    prop_assert!(n.contains(&v), "{v} not in `{raw}`");
+                }
+                if d.time() != NaiveTime::MIN {
+                    for v in [d.hour(), d.minute()] {
+                        prop_assert!(n.contains(&i64::from(v)), "{v} not in `{raw}`");
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn every_default_site_form_round_trips(
+            (y, m, d, h, mi, s) in (1970i32..=9999, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60, 0u32..60)
+        ) {
+            let at = NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, mi, s).unwrap();
+            for f in DEFAULT_DATE_FORMATS {
+                let want = if f.contains("%S") {
+                    at
+                } else if f.contains("%M") {
+                    at.with_second(0).unwrap()
+                } else {
+                    at.date().and_time(NaiveTime::MIN)
+                };
+                let text = at.format(f).to_string();
+                prop_assert_eq!(parse_site_date(&text, &formats()), Some(want), "{} {}", f, text);
+            }
+        }
+
+        #[test]
+        fn read_date_never_panics_and_is_local_or_missing(
+            raw in prop_oneof![any::<String>(), site_date_like()],
+            zone in proptest::sample::select(vec![
+                chrono_tz::Asia::Shanghai,
+                chrono_tz::America::New_York,
+                chrono_tz::Europe::London,
+                chrono_tz::Australia::Lord_Howe,
+            ]),
+        ) {
+            let link = CanonicalUrl::parse("https://h/1.html").unwrap();
+            let now = Utc::now();
+            let mut warnings = Vec::new();
+            match read_date(&link, Some(&raw), &formats(), zone, now, &mut warnings) {
+                RawDate::Local(d) => {
+                    prop_assert_eq!(Some(d), parse_site_date(&raw, &formats()));
+                    prop_assert!(warnings.is_empty());
+                }
+                RawDate::Missing { raw: Some(r) } => {
+                    prop_assert_eq!(r, raw);
+                    prop_assert_eq!(warnings.len(), 1);
+                }
+                other => return Err(TestCaseError::fail(format!("{other:?}"))),
+            }
+        }
+    }
+}
