@@ -193,11 +193,14 @@ pub fn local_to_utc(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
 
 /// Characters XML 1.0 forbids (C0 controls except tab/newline/CR, U+FFFE/U+FFFF, lone
 /// surrogates cannot occur in Rust strings) are dropped: one stray byte must not break a feed.
+/// So are DEL and the C1 controls (U+007F–U+009F), which XML allows but discourages: they are
+/// invisible, and a C1 CSI is a terminal escape.
 pub fn strip_xml_invalid(s: &str) -> String {
     s.chars()
         .filter(|&c| {
             matches!(c, '\t' | '\n' | '\r')
-                || ('\u{20}'..='\u{D7FF}').contains(&c)
+                || ('\u{20}'..='\u{7E}').contains(&c)
+                || ('\u{A0}'..='\u{D7FF}').contains(&c)
                 || ('\u{E000}'..='\u{FFFD}').contains(&c)
                 || c >= '\u{10000}'
         })
@@ -790,6 +793,10 @@ mod tests {
     #[test]
     fn xml_invalid_characters_are_dropped() {
         assert_eq!(strip_xml_invalid("a\u{0}b\u{b}c\u{fffe}d\te"), "abcd\te");
+        assert_eq!(
+            strip_xml_invalid("a\u{7f}b\u{8e}c\u{9b}d\u{a0}"),
+            "abcd\u{a0}"
+        );
     }
 }
 

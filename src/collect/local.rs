@@ -863,6 +863,117 @@ mod tests {
         assert_eq!(c.notices[2].tags, ["x", "y"]);
         assert_eq!(c.notices[2].rel_path.as_deref(), Some("b.jsonl#1"));
     }
+
+    /// Text shaped like each format, with hostile pieces in every slot, or plain random bytes.
+    fn notice_bytes() -> impl proptest::strategy::Strategy<Value = (Vec<u8>, &'static str)> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            "[ -~]{0,12}",
+            "[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{fffe}\\u{ffff}]{0,3}",
+            "[有色金属通知公告附件]{0,6}",
+            prop::sample::select(vec![
+                "9999-12-31T20:00:00Z",
+                "01/01/0000",
+                "0000-01-01",
+                "2026-02-30",
+                "2026-01-05",
+                "31/12/9999",
+                "javascript:alert(1)",
+                "data:text/html,x",
+                "file:///etc/passwd",
+                "https://h/x.html",
+                "#",
+                "<script>alert(1)</script>",
+                "<a href=\"javascript:x\">j</a>",
+                "<p onclick=\"x()\">",
+                "]]>",
+                "&#1;",
+                "\\u0001",
+                ">>>>>>>>",
+                "---",
+                "+++",
+                "\"",
+                "'",
+                "{",
+                "[",
+                "\n",
+                "\r\n",
+                "\u{feff}",
+                "\u{1b}]0;x\u{7}",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        let text = prop::collection::vec(piece, 0..12).prop_map(|v| v.concat());
+        let shaped = (
+            prop::sample::select(vec!["txt", "md", "md-toml", "json", "jsonl"]),
+            text.clone(),
+            text.clone(),
+            text.clone(),
+            text,
+        )
+            .prop_map(|(kind, a, b, c, d)| match kind {
+                "txt" => (format!("{a}\n\ndate\n{b}\n{c}\n\n{d}").into_bytes(), "txt"),
+                "md" => (
+                    format!("---\ntitle: {a}\ndate: {b}\nlink: {c}\n---\n{d}").into_bytes(),
+                    "md",
+                ),
+                "md-toml" => (
+                    format!("+++\ntitle = \"{a}\"\ndate = \"{b}\"\nlink = \"{c}\"\n+++\n{d}")
+                        .into_bytes(),
+                    "md",
+                ),
+                "json" => (
+                    serde_json::json!([{"title": a, "date": b, "link": c, "body": d}, {"title": d, "date": "2026-01-01"}])
+                        .to_string()
+                        .into_bytes(),
+                    "json",
+                ),
+                _ => (
+                    format!(
+                        "{}\n{d}\n",
+                        serde_json::json!({"title": a, "date": b, "link": c, "body": d})
+                    )
+                    .into_bytes(),
+                    "jsonl",
+                ),
+            });
+        let random = (
+            prop::collection::vec(any::<u8>(), 0..512),
+            prop::sample::select(vec!["txt", "md", "json", "jsonl"]),
+        );
+        prop_oneof![3 => shaped, 1 => random]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 256, ..Default::default() })]
+
+        /// See: issue 8, point 5, and issue 9. Any bytes in any of the four formats: no panic,
+        /// every problem names the file, every notice that normalizes is safe to publish, and
+        /// every one that does not says which file it came from.
+        #[test]
+        fn any_notice_file_is_read_or_refused_by_name((bytes, ext) in notice_bytes()) {
+            let dir = tempfile::tempdir().unwrap();
+            let name = format!("notice-file.{ext}");
+            std::fs::write(dir.path().join(&name), &bytes).unwrap();
+            let c = collect(dir.path()).unwrap();
+            for p in &c.problems {
+                proptest::prop_assert!(p.to_string().contains(&name), "{p}");
+            }
+            let cx = crate::normalize::Context {
+                timezone: chrono_tz::Asia::Shanghai,
+                first_seen: None,
+                categories: &[],
+            };
+            let mut items = Vec::new();
+            for n in c.notices {
+                match crate::normalize::normalize(n, &cx) {
+                    Ok(item) => items.push(item),
+                    Err(e) => proptest::prop_assert!(e.to_string().contains(&name), "{e}"),
+                }
+            }
+            crate::render::checks::assert_publishable(&crate::render::checks::meta(), &items);
+        }
+    }
 }
 
 /// Properties of the local date parsers: no input panics them, a date they accept is made only

@@ -231,4 +231,186 @@ mod tests {
             ]
         );
     }
+
+    /// Random HTML with hostile pieces: scripts, `on*` handlers, every link scheme, control
+    /// characters, entities, dates out of range, deep and broken nesting, in and around the
+    /// shape of the association's list and detail pages.
+    fn hostile_html() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            "[ -~]{0,10}",
+            "[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}]{1,3}",
+            "[有色金属通知附件]{1,6}",
+            prop::sample::select(vec![
+                "2026-01-05",
+                "0000-01-01",
+                "9999-12-31",
+                "2026-02-30",
+                "&lt;script&gt;",
+                "&#1;",
+                "&#x1b;",
+                "]]>",
+                "<!--",
+                "-->",
+                "<![CDATA[x]]>",
+                "下一页",
+                "\u{1b}[31m",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        let href = prop::sample::select(vec![
+            "javascript:alert(1)",
+            " JaVaScRiPt:alert(1)",
+            "java\tscript:alert(1)",
+            "javascript://x/%0Aalert(document.domain)//a.pdf",
+            "data:text/html,<script>x</script>",
+            "file:///etc/passwd",
+            "vbscript:x",
+            "mailto:a@b.c",
+            "#",
+            "",
+            "/html/a/1.html",
+            "../../uploads/a.pdf",
+            "//evil.example/a.pdf",
+            "http://127.0.0.1:9/admin",
+            "https://www.chinania.org.cn/uploads/b.docx",
+            "&#106;avascript:alert(1)",
+            "\u{1}javascript:x",
+            "http://localhost/x.html",
+            "?page=2",
+        ]);
+        let attr = prop_oneof![
+            href.clone().prop_map(|h| format!(" href=\"{h}\"")),
+            href.prop_map(|h| format!(" src=\"{h}\"")),
+            Just(" onclick=\"alert(1)\"".to_owned()),
+            Just(" onerror=alert(1)".to_owned()),
+            Just(" style=\"background:url(javascript:x)\"".to_owned()),
+            Just(" class=\"notice_list_title\"".to_owned()),
+            Just(" class=\"notice_list_time\"".to_owned()),
+            Just(" class=\"article_content\"".to_owned()),
+            Just(" class=\"a1\"".to_owned()),
+        ];
+        let tag = prop::sample::select(vec![
+            "div", "p", "a", "li", "ul", "span", "script", "style", "iframe", "img", "b", "table",
+            "tr", "td", "h1", "svg", "math", "form", "object", "base", "noscript", "template",
+        ]);
+        let leaf = text.clone();
+        let tree = leaf.prop_recursive(5, 64, 6, move |inner| {
+            (
+                tag.clone(),
+                prop::collection::vec(attr.clone(), 0..3),
+                prop::collection::vec(inner, 0..6),
+                any::<bool>(),
+            )
+                .prop_map(|(t, attrs, kids, close)| {
+                    format!(
+                        "<{t}{}>{}{}",
+                        attrs.concat(),
+                        kids.concat(),
+                        if close {
+                            format!("</{t}>")
+                        } else {
+                            String::new()
+                        }
+                    )
+                })
+        });
+        let entry = (
+            tree.clone(),
+            text.clone(),
+            text,
+            prop::sample::select(vec![
+                "/html/a/1.html",
+                "javascript:void(0);",
+                "http://127.0.0.1:9/x",
+                "#",
+                "2.html",
+                "https://www.chinania.org.cn/html/b/2.html",
+                "data:text/html,x",
+            ]),
+        )
+            .prop_map(|(junk, title, date, href)| {
+                format!(
+                    "<li><a href=\"{href}\"><p class=\"notice_list_title\">{title}{junk}</p>\
+                     <p class=\"notice_list_time\">{date}</p></a></li>"
+                )
+            });
+        (
+            prop::collection::vec(entry, 0..5),
+            prop::collection::vec(tree.clone(), 0..4),
+            tree,
+        )
+            .prop_map(|(entries, noise, body)| {
+                format!(
+                    "<html><body>{}<ul class=\"notice_list_ul\">{}</ul>\
+                     <div class=\"pages\"><a href=\"javascript:next()\">下一页</a></div>\
+                     <div class=\"article_title\"><p>T{}</p><p>发布时间：{}</p></div>\
+                     <div class=\"article_content\">{}</div></body></html>",
+                    noise.concat(),
+                    entries.concat(),
+                    entries.len(),
+                    "2026-01-05 10:00",
+                    body
+                )
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 256, ..Default::default() })]
+
+        /// See: issue 8, point 5, and issue 9. Whatever a page holds, list and detail
+        /// extraction never panic and what they give becomes items whose documents are
+        /// well-formed, free of control characters, `<script>`, `on*=` and non-http(s) links.
+        #[test]
+        fn any_page_extracts_to_safe_feeds(html in hostile_html()) {
+            use crate::model::{CanonicalUrl, RawBody, RawDate, RawNotice};
+            let s = site();
+            let base = url::Url::parse("https://www.chinania.org.cn/html/a/b/").unwrap();
+            let list = parse_list(&html, &s.list, s.pagination.as_ref());
+            let detail = parse_detail(&html, s.detail.as_ref().unwrap());
+            let cx = crate::normalize::Context {
+                timezone: chrono_tz::Asia::Shanghai,
+                first_seen: Some(chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000)),
+                categories: &[],
+            };
+            let mut items = Vec::new();
+            for e in list.entries {
+                // As the walker does: a link that is not http(s) is dropped with a warning.
+                let Ok(link) = CanonicalUrl::resolve(&e.href, &base) else { continue };
+                let attachments = detail
+                    .links
+                    .iter()
+                    .filter_map(|(h, label)| {
+                        Some(crate::model::Attachment {
+                            url: CanonicalUrl::resolve(h, link.as_url()).ok()?,
+                            title: label.clone(),
+                            mime: "application/pdf".into(),
+                            length: 0,
+                        })
+                    })
+                    .collect();
+                let date = crate::collect::site::parse_site_date(
+                    e.date.as_deref().unwrap_or_default(),
+                    &s.date_formats,
+                );
+                let raw = RawNotice {
+                    origin: link.to_string(),
+                    explicit_id: None,
+                    link: Some(link),
+                    rel_path: None,
+                    title: detail.title.clone().unwrap_or(e.title),
+                    date: date.map_or(RawDate::Missing { raw: e.date }, RawDate::Local),
+                    body: RawBody::Html(detail.content_html.clone().unwrap_or_default()),
+                    summary: None,
+                    authors: detail.author.iter().cloned().collect(),
+                    tags: Vec::new(),
+                    attachments,
+                };
+                if let Ok(item) = crate::normalize::normalize(raw, &cx) {
+                    items.push(item);
+                }
+            }
+            crate::render::checks::assert_publishable(&crate::render::checks::meta(), &items);
+        }
+    }
 }

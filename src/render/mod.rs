@@ -102,3 +102,111 @@ pub fn self_href(meta: &FeedMeta, format: Format) -> Option<String> {
     let base = meta.public_base.as_ref()?;
     base.join(&name).ok().map(|u| u.to_string())
 }
+
+/// What every document leaving the program must be, checked by the property tests of the
+/// collectors: well-formed, free of control characters, links only http(s), content inert.
+#[cfg(test)]
+pub(crate) mod checks {
+    use super::*;
+
+    fn no_controls(label: &str, s: &str) {
+        if let Some(c) = s
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            panic!("{label}: control character {c:?} in {s:?}");
+        }
+    }
+
+    fn http_only(label: &str, url: &str) {
+        assert!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "{label}: non-http(s) link {url:?}"
+        );
+    }
+
+    /// Parses sanitized HTML and fails on anything a reader could run or open locally.
+    pub fn assert_inert_html(html: &str) {
+        no_controls("content", html);
+        let doc = scraper::Html::parse_fragment(html);
+        for el in doc
+            .root_element()
+            .descendants()
+            .filter_map(scraper::ElementRef::wrap)
+        {
+            let name = el.value().name();
+            assert!(
+                !matches!(
+                    name,
+                    "script" | "iframe" | "object" | "embed" | "style" | "form" | "base"
+                ),
+                "<{name}> in {html}"
+            );
+            for (attr, value) in el.value().attrs() {
+                assert!(
+                    !attr.to_ascii_lowercase().starts_with("on"),
+                    "{attr}= in {html}"
+                );
+                if matches!(
+                    attr,
+                    "href" | "src" | "cite" | "action" | "srcset" | "longdesc"
+                ) {
+                    http_only(attr, value);
+                }
+            }
+        }
+    }
+
+    fn well_formed_xml(label: &str, doc: &str) {
+        let mut r = quick_xml::Reader::from_str(doc);
+        r.config_mut().check_end_names = true;
+        loop {
+            match r.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("{label}: not well-formed XML ({e}):\n{doc}"),
+            }
+        }
+    }
+
+    /// Panics unless `items` and every document rendered from them are safe to publish.
+    pub fn assert_publishable(meta: &FeedMeta, items: &[Item]) {
+        for it in items {
+            if let Some(l) = &it.link {
+                http_only("item link", l.as_str());
+            }
+            for a in &it.attachments {
+                http_only("enclosure", a.url.as_str());
+            }
+            no_controls("title", &it.title);
+            no_controls("summary", &it.summary);
+            assert_inert_html(&it.content_html);
+        }
+        for f in Format::ALL {
+            let doc = render(meta, items, f);
+            no_controls("document", &doc);
+            match f {
+                Format::Json => {
+                    serde_json::from_str::<serde_json::Value>(&doc)
+                        .unwrap_or_else(|e| panic!("JSON Feed does not parse ({e}):\n{doc}"));
+                }
+                _ => well_formed_xml(&format!("{f:?}"), &doc),
+            }
+        }
+    }
+
+    /// A plain feed's metadata for the property tests.
+    pub fn meta() -> FeedMeta {
+        FeedMeta {
+            id: crate::model::FeedId::parse("prop").expect("literal id"),
+            title: "Property".into(),
+            description: "Property".into(),
+            publisher: "Property".into(),
+            site_link: url::Url::parse("https://www.chinania.org.cn/").expect("literal URL"),
+            public_base: None,
+            hubs: Vec::new(),
+            language: "zh-CN".into(),
+            timezone: chrono_tz::Asia::Shanghai,
+        }
+    }
+}

@@ -348,4 +348,93 @@ mod tests {
         let got = resolve(&r, "example.org").await.unwrap();
         assert_eq!(got, vec![SocketAddr::new("1.2.3.4".parse().unwrap(), 0)]);
     }
+
+    /// Redirect targets and links a hostile site might give, around a site on `site` and an
+    /// internal host on `inner` (ports of 127.0.0.1).
+    fn hostile_location(
+        site: u16,
+        inner: u16,
+    ) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let fixed = prop::sample::select(vec![
+            format!("http://127.0.0.1:{inner}/admin"),
+            format!("http://localhost:{inner}/admin"),
+            format!("//127.0.0.1:{inner}/x"),
+            format!("http://[::1]:{inner}/x"),
+            format!("http://127.0.0.1:{inner}@127.0.0.1:{site}/userinfo"),
+            format!("http://127.0.0.1:{site}@127.0.0.1:{inner}/userinfo"),
+            format!("https://127.0.0.1:{site}/tls"),
+            format!("http://0.0.0.0:{inner}/"),
+            format!("http://2130706433:{inner}/decimal"),
+            format!("http://127.1:{inner}/short"),
+            format!("http://127.0.0.1:{site}/ok"),
+            "/ok".to_owned(),
+            "ok2".to_owned(),
+            "javascript:alert(1)".to_owned(),
+            "file:///etc/passwd".to_owned(),
+            "".to_owned(),
+        ]);
+        let junk = "[ -~]{0,40}";
+        prop_oneof![4 => fixed, 1 => junk.prop_map(|s| s)]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 64, ..Default::default() })]
+
+        /// See: issue 9, case 3. Whatever a site redirects to (one hop or two), and whatever
+        /// URL is asked for, nothing reaches a host off the site's origins.
+        #[test]
+        fn no_request_ever_leaves_the_sites_origin(
+            seed in proptest::prelude::any::<u16>(),
+            first in proptest::prelude::any::<proptest::sample::Index>(),
+            second in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            use crate::collect::http::test_server::{Reply, Server};
+            use crate::collect::http::{Client, HttpOptions, Request};
+            use proptest::strategy::{Strategy, ValueTree};
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let inner = Server::start(|_, _| Reply::ok("INTERNAL")).await;
+                let inner_port = inner.url("/").port().unwrap();
+                let targets: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+                let t = targets.clone();
+                let site = Server::start(move |req, _| {
+                    let list = t.lock().unwrap();
+                    match req.path.as_str() {
+                        "/start" => Reply::status(302).header("Location", &list[0]),
+                        "/ok" | "/ok2" => Reply::status(302).header("Location", &list[1]),
+                        _ => Reply::ok("fine"),
+                    }
+                })
+                .await;
+                let site_port = site.url("/").port().unwrap();
+                // Two targets drawn from the hostile set, deterministically from the inputs.
+                let mut runner = proptest::test_runner::TestRunner::deterministic();
+                let all: Vec<String> = (0..(seed % 7 + 2))
+                    .map(|_| hostile_location(site_port, inner_port).new_tree(&mut runner).unwrap().current())
+                    .collect();
+                *targets.lock().unwrap() = vec![first.get(&all).clone(), second.get(&all).clone()];
+                let mut policy = OriginPolicy::new();
+                policy.allow(&site.url("/"));
+                let client = Client::new(HttpOptions {
+                    min_gap: std::time::Duration::ZERO,
+                    timeout: std::time::Duration::from_millis(500),
+                    max_attempts: 1,
+                    obey_robots: false,
+                    allowed_origins: Some(policy),
+                    ..HttpOptions::default()
+                })
+                .unwrap();
+                let _ = client.fetch(&Request::new(site.url("/start"))).await;
+                for raw in &all {
+                    if let Ok(u) = site.url("/").join(raw) {
+                        let _ = client.fetch(&Request::new(u.clone())).await;
+                        let _ = client.content_length(&u).await;
+                    }
+                }
+                let hits = inner.requests();
+                assert!(hits.is_empty(), "internal host reached: {:?} via {:?}", hits.iter().map(|h| &h.path).collect::<Vec<_>>(), targets.lock().unwrap());
+            });
+        }
+    }
 }
