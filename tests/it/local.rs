@@ -239,3 +239,36 @@ fn the_repository_definition_builds_from_its_own_folder() {
     assert!(out.path().join("notices.rss.xml").exists());
     assert!(out.path().join("notices.atom.xml").exists());
 }
+
+/// A wall-clock time in a daylight-saving gap (02:30 on 2026-03-08 in New York, when clocks
+/// jump from 02:00 EST to 03:00 EDT) is moved forward by the gap, 03:30 EDT, and published:
+/// never refused, never dated "now". The hour repeated in November takes its first instant.
+#[test]
+fn a_time_in_a_dst_gap_is_shifted_forward() {
+    let p = Project::bundled_definition();
+    let def = std::fs::read_to_string(p.path().join("feeds/notices.toml"))
+        .unwrap()
+        .replace(
+            "timezone = \"Asia/Shanghai\"",
+            "timezone = \"America/New_York\"",
+        );
+    assert!(def.contains("America/New_York"));
+    p.write_feed("notices", &def);
+    p.write_notice(
+        "gap.md",
+        "---\ntitle: In the gap\ndate: 2026-03-08 02:30\n---\nb\n",
+    );
+    p.write_notice(
+        "fold.md",
+        "---\ntitle: In the fold\ndate: 2026-11-01 01:30\n---\nb\n",
+    );
+    p.build().expect_code(0);
+    let dates: std::collections::BTreeMap<String, String> = entries(&p.atom())
+        .into_iter()
+        .map(|e| (e.title, e.date.unwrap()))
+        .collect();
+    assert_eq!(dates["In the gap"], "2026-03-08T07:30:00Z");
+    assert_eq!(dates["In the fold"], "2026-11-01T05:30:00Z");
+    let atom = std::fs::read_to_string(p.atom_path()).unwrap();
+    assert!(atom.contains("2026-03-08T03:30:00-04:00"), "{atom}");
+}

@@ -552,3 +552,71 @@ fn a_host_alias_switch_on_the_list_page_is_not_news() {
     );
     assert_eq!(items, 12);
 }
+
+/// The other order: the list links were on the bare host before the preset declared it an
+/// alias, so the notices were first stored under `chinania.org.cn` links. Declaring the alias
+/// then moves every link to `www.chinania.org.cn`: the build re-keys the stored links to the
+/// new spelling, and the subscription sees nothing new, each notice still once.
+#[test]
+fn a_host_alias_declared_later_keeps_the_guids_first_seen_under_it() {
+    if !newsboat_available() {
+        return;
+    }
+    let (site, server) = crate::server::serve_mirror_copy();
+    let list = site.path().join("html/hangyetongji/jqzs/index.html");
+    let html = fs::read_to_string(&list).unwrap();
+    fs::write(
+        &list,
+        html.replace(
+            "href=\"/html/hangyetongji/jqzs/2026/",
+            "href=\"http://chinania.org.cn/html/hangyetongji/jqzs/2026/",
+        ),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = dir.path().join("feeds");
+    support::copy_dir(&support::repo().join("feeds"), &feeds);
+    let preset = feeds.join("sites/chinania.toml");
+    let with_alias = fs::read_to_string(&preset).unwrap();
+    fs::write(
+        &preset,
+        with_alias.replace("aliases = [\"chinania.org.cn\"]\n", ""),
+    )
+    .unwrap();
+    let build = || {
+        let mut args = support::mirror_build_args(dir.path(), &server.base(), &["chinania-jqzs"]);
+        args[1] = feeds.display().to_string();
+        run_in(dir.path(), &args, &[]).expect_code(0);
+    };
+    build();
+    let file = dir.path().join("public/chinania-jqzs.rss.xml");
+    let reader = Reader::subscribe(std::slice::from_ref(&file));
+    assert_eq!(reader.reload(), 6);
+    reader.mark_all_read();
+    let before = reader.by_guid();
+    assert!(before
+        .values()
+        .all(|i| i.url.starts_with("http://chinania.org.cn/")));
+
+    fs::write(&preset, &with_alias).unwrap();
+    build();
+    assert_eq!(reader.reload(), 0, "{:#?}", reader.unread());
+    let after = reader.by_guid();
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "the same GUIDs"
+    );
+    // The notices now carry the site's own host, and their detail pages were read.
+    let links: BTreeSet<String> = entries(&parse_feed(&file))
+        .into_iter()
+        .filter_map(|e| e.link)
+        .collect();
+    assert_eq!(links.len(), 6);
+    assert!(
+        links
+            .iter()
+            .all(|l| l.starts_with("http://www.chinania.org.cn/")),
+        "{links:?}"
+    );
+}
