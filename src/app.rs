@@ -706,7 +706,7 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
         eprintln!("{line}");
     }
     // Every feed of the folder, not only this run's: `build ID` must not drop the others.
-    match publish_folder(&run, &all) {
+    match publish_folder(&run, &all, project.public_url.as_ref()) {
         Ok(written) => log::info!(
             "feeds.opml, index.html: {written} file{} written",
             if written == 1 { "" } else { "s" }
@@ -1142,12 +1142,20 @@ fn publish_inner(
             summary.changed.push(format.file_name(def.id().as_str()));
         }
     }
+    let page = render::html::feed_page(&def.meta, &archive)?;
+    let path = run
+        .args
+        .out
+        .join(render::html::page_name(def.id().as_str()));
+    if write::publish(&path, page.as_bytes())? {
+        summary.files_written += 1;
+    }
     Ok(report)
 }
 
 /// Writes the folder-wide files from the store: every defined feed that has items (its files
 /// were published by this run or an earlier one), grouped by site. Returns how many changed.
-fn publish_folder(run: &Run<'_>, all: &[FeedDef]) -> Result<usize> {
+fn publish_folder(run: &Run<'_>, all: &[FeedDef], public_url: Option<&url::Url>) -> Result<usize> {
     let mut feeds = Vec::new();
     for def in all {
         let items = run.store.archive(def.id(), def.max_items)?;
@@ -1171,6 +1179,9 @@ fn publish_folder(run: &Run<'_>, all: &[FeedDef]) -> Result<usize> {
     let opml = render::opml::render(&listed);
     let path = run.args.out.join(render::opml::FILE_NAME);
     written += usize::from(write::publish(&path, opml.as_bytes())?);
+    let index = render::html::index(&listed, public_url)?;
+    let path = run.args.out.join(render::html::INDEX);
+    written += usize::from(write::publish(&path, index.as_bytes())?);
     Ok(written)
 }
 
@@ -1198,6 +1209,7 @@ fn list(global: &Global) -> Result<Outcome> {
         let outputs: Vec<String> = Format::ALL
             .iter()
             .map(|f| f.file_name(def.id().as_str()))
+            .chain([render::html::page_name(def.id().as_str())])
             .collect();
         table.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",

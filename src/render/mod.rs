@@ -6,6 +6,7 @@
 //! the same items always give the same bytes and an unchanged run touches no file.
 
 mod atom;
+pub mod html;
 mod json;
 pub mod opml;
 mod rss;
@@ -66,6 +67,12 @@ pub fn grouped<'a>(feeds: &[Listed<'a>]) -> Vec<(&'a Group, Vec<Listed<'a>>)> {
             (g, fs)
         })
         .collect()
+}
+
+/// The folder's title for people (OPML head, index page): its groups' names.
+pub fn folder_title(feeds: &[Listed<'_>]) -> String {
+    let names: Vec<&str> = grouped(feeds).iter().map(|(g, _)| g.name()).collect();
+    format!("Notice feeds: {}", names.join(" · "))
 }
 
 /// A file of the output folder as a link: absolute under `base` when one is known, else the

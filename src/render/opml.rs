@@ -33,13 +33,7 @@ fn write(w: &mut Writer<Vec<u8>>, feeds: &[Listed<'_>]) -> std::io::Result<()> {
         .max()
         .unwrap_or_default();
     let groups = grouped(feeds);
-    let names: Vec<&str> = groups.iter().map(|(g, _)| g.name()).collect();
-    let title = format!(
-        "{}: {} feed{}",
-        names.join(" · "),
-        feeds.len(),
-        if feeds.len() == 1 { "" } else { "s" }
-    );
+    let title = super::folder_title(feeds);
     w.create_element("opml")
         .with_attribute(("version", "2.0"))
         .write_inner_content(|w| {

@@ -316,7 +316,7 @@ fn a_new_notice_on_the_site_is_exactly_one_new_item_first_in_the_feed() {
     run.expect_code(0);
     assert!(
         run.stderr.contains(&format!(
-            "{ZCFG}: 1 new, 0 updated, 6 unchanged; 7 items, 3 files written"
+            "{ZCFG}: 1 new, 0 updated, 6 unchanged; 7 items, 4 files written"
         )),
         "{}",
         run.stderr
@@ -382,7 +382,7 @@ fn an_edited_notice_moves_its_updated_with_refresh_and_nothing_else() {
     run.expect_code(0);
     assert!(
         run.stderr.contains(&format!(
-            "{ZCFG}: 0 new, 1 updated, 5 unchanged; 6 items, 3 files written"
+            "{ZCFG}: 0 new, 1 updated, 5 unchanged; 6 items, 4 files written"
         )),
         "{}",
         run.stderr
@@ -766,8 +766,10 @@ fn sigkill_at_random_moments_never_breaks_a_feed_or_the_store() {
         format!("{XHTZ}.atom.xml"),
         format!("{XHTZ}.json"),
     ];
-    // Folder-wide files: checked to be whole (the temporary-file rename), not read as feeds.
-    let folder_files = ["feeds.opml"];
+    // Pages and folder-wide files: checked to be whole (the temporary-file rename), not read
+    // as feeds.
+    let page = format!("{XHTZ}.html");
+    let folder_files = ["feeds.opml", "index.html", page.as_str()];
     let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
     let mut stored = BTreeSet::new();
     let mut stored_edit = true;

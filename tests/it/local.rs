@@ -172,7 +172,9 @@ fn second_build_leaves_files_byte_identical_and_untouched() {
         names,
         [
             "feeds.opml",
+            "index.html",
             "notices.atom.xml",
+            "notices.html",
             "notices.json",
             "notices.rss.xml"
         ]

@@ -377,7 +377,7 @@ fn an_unchanged_rerun_of_the_shipped_feeds_writes_nothing() {
     let before = snapshot(&s.out());
     assert_eq!(
         before.len(),
-        19 * 3 + 1,
+        19 * 4 + 2,
         "{:?}",
         before.keys().collect::<Vec<_>>()
     );
@@ -483,4 +483,183 @@ fn a_bad_project_file_names_file_and_field_and_writes_nothing() {
     let run = p.run(&["build", "--public-url", "ftp://x/"]);
     run.expect_code(2);
     assert!(run.stderr.contains("--public-url"), "{}", run.stderr);
+}
+
+/// `chromium --headless --dump-dom` of a file: the DOM after parsing and layout, as a browser
+/// builds it. `None` when chromium is missing and skipping was asked for.
+fn chromium_dom(file: &Path) -> Option<String> {
+    let ok = Command::new("chromium")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !support::external_available("chromium (apt-get install chromium fonts-noto-cjk)", ok) {
+        return None;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(url::Url::from_file_path(file).unwrap().as_str())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish within 90 s on {}", file.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed on {}",
+        file.display()
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// Text as a serialized DOM spells it.
+fn dom_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\u{a0}', "&nbsp;")
+}
+
+/// A page asks nothing of another host: no script, no external stylesheet, font or image, no
+/// frame; the only `<link>`s are feed autodiscovery.
+#[track_caller]
+fn assert_self_contained(html: &str, name: &str) {
+    for bad in [
+        "<script",
+        "<img",
+        "<iframe",
+        "src=",
+        "@import",
+        "url(",
+        "<link rel=\"stylesheet",
+    ] {
+        assert!(!html.contains(bad), "{name} contains {bad}");
+    }
+    for line in html.lines().filter(|l| l.trim_start().starts_with("<link")) {
+        assert!(line.contains("rel=\"alternate\""), "{name}: {line}");
+    }
+    assert!(html.contains("<meta name=\"viewport\""), "{name}");
+}
+
+/// The index lists every feed grouped by site with its newest five notices (Beijing dates),
+/// subscribe links and autodiscovery; a feed page lists every item. Both render in headless
+/// Chromium with their Chinese titles, ask no other host for anything, and are byte-stable.
+#[test]
+fn index_and_feed_pages_render_in_chromium_with_their_chinese_titles() {
+    let b = built(true);
+    let index = fs::read_to_string(b.file("index.html")).unwrap();
+    assert_self_contained(&index, "index.html");
+    assert!(
+        index.starts_with("<!doctype html>\n<html lang=\"zh-CN\">"),
+        "{index}"
+    );
+    assert_eq!(index.matches("<link rel=\"alternate\"").count(), 19 * 3);
+    assert!(index.contains(&format!("href=\"{PUBLIC}feeds.opml\"")));
+    for id in shipped_ids() {
+        for f in [
+            format!("{id}.rss.xml"),
+            format!("{id}.atom.xml"),
+            format!("{id}.json"),
+            format!("{id}.html"),
+        ] {
+            assert!(
+                index.contains(&format!("href=\"{PUBLIC}{f}\""))
+                    || index.contains(&format!("href=\"{}\"", PUBLIC.replace('/', "&#x2f;") + &f)),
+                "index links {f}"
+            );
+        }
+    }
+    let Some(dom) = chromium_dom(&b.file("index.html")) else {
+        return;
+    };
+    let site = dom
+        .find(">中国有色金属工业协会</a></h2>")
+        .expect("the site's heading");
+    let local = dom
+        .find(">Local notices</h2>")
+        .expect("the local group's heading");
+    assert!(site < local);
+    for id in shipped_ids() {
+        let feed = parse_feed(&b.file(&format!("{id}.atom.xml")));
+        let title = feed.title.unwrap().content;
+        let at = dom
+            .find(&format!(">{}</a></h3>", dom_text(&title)))
+            .unwrap_or_else(|| panic!("{id}: {title} not in the DOM"));
+        assert_eq!(at > local, id == "notices", "{id} in its group");
+        let card = &dom[at..];
+        let card = &card[..card.find("</article>").unwrap()];
+        for e in feed.entries.iter().take(5) {
+            let t = e.title.as_ref().unwrap().content.clone();
+            let day = e
+                .published
+                .unwrap()
+                .with_timezone(&chrono_tz::Asia::Shanghai)
+                .format("%Y-%m-%d")
+                .to_string();
+            assert!(card.contains(&dom_text(&t)), "{id}: {t} not in its card");
+            assert!(
+                card.contains(&format!(">{day}</time>")),
+                "{id}: Beijing date {day}"
+            );
+        }
+        assert_eq!(
+            card.matches("<li><time").count(),
+            feed.entries.len().min(5),
+            "{id}"
+        );
+        assert!(
+            card.contains(&format!("{} items", feed.entries.len())),
+            "{id}"
+        );
+    }
+
+    let page = b.file("chinania-xiehuitongzhi.html");
+    let html = fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html, "chinania-xiehuitongzhi.html");
+    assert_eq!(html.matches("<link rel=\"alternate\"").count(), 3);
+    let dom = chromium_dom(&page).unwrap();
+    let feed = parse_feed(&b.file("chinania-xiehuitongzhi.atom.xml"));
+    assert!(dom.contains(&dom_text(&feed.title.unwrap().content)));
+    for e in &feed.entries {
+        let t = e.title.as_ref().unwrap().content.clone();
+        assert!(
+            dom.contains(&format!(">{}</a></h3>", dom_text(&t))),
+            "{t} not in the DOM"
+        );
+        let when = e
+            .published
+            .unwrap()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .format("%Y-%m-%d %H:%M")
+            .to_string();
+        assert!(dom.contains(&when), "{t}: {when}");
+        for l in e
+            .links
+            .iter()
+            .filter(|l| l.rel.as_deref() == Some("enclosure"))
+        {
+            assert!(
+                dom.contains(&format!("href=\"{}\"", dom_text(&l.href))),
+                "attachment {} listed",
+                l.href
+            );
+        }
+    }
 }
