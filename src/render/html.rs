@@ -348,6 +348,8 @@ mod tests {
             public_base: None,
             language: "zh-CN".into(),
             timezone: chrono_tz::Asia::Shanghai,
+            publisher: "中国有色金属工业协会".into(),
+            hubs: Vec::new(),
         }
     }
 
