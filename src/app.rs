@@ -736,7 +736,7 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
                 write::publish(path, format!("{json}\n").as_bytes()).context("run report")
             });
         if let Err(e) = written {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", normalize::printable(&format!("{e:#}")));
             outcome.report_failed = true;
         }
     }
@@ -1129,7 +1129,24 @@ fn publish_inner(
     summary.new = report.new;
     summary.updated = report.updated;
     summary.unchanged = report.unchanged;
-    let archive = run.store.archive(def.id(), def.max_items)?;
+    let mut archive = run.store.archive(def.id(), def.max_items)?;
+    // A store an older build wrote may hold a date this feed's zone cannot write (year 10000
+    // in Shanghai): reported and left out, never rendered.
+    archive.retain(|it| {
+        let ok = [it.published, it.updated]
+            .iter()
+            .all(|t| crate::model::is_publishable(*t, def.meta.timezone));
+        if !ok {
+            log::error!(
+                "{}: stored notice {} is dated {}, outside the years 1970–9999 in {}; left out",
+                def.id(),
+                it.guid,
+                it.published.to_rfc3339(),
+                def.meta.timezone
+            );
+        }
+        ok
+    });
     if archive.is_empty() {
         anyhow::bail!("no items to publish");
     }
@@ -1241,6 +1258,8 @@ fn load_definitions(global: &Global) -> Result<Vec<FeedDef>> {
 }
 
 pub(crate) fn print_table(table: &str) -> Result<()> {
+    // What a site or a notice file wrote reaches the operator's terminal only escaped.
+    let table = normalize::printable(table);
     let mut out = std::io::stdout().lock();
     match out.write_all(table.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),

@@ -89,7 +89,11 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<Outcome> {
     let scraped = match rt.block_on(walker.collect(src, def.meta.timezone, &NoMemory, opts)) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {}: {:#}", def.id(), anyhow::Error::from(e));
+            eprintln!(
+                "error: {}: {}",
+                def.id(),
+                normalize::printable(&format!("{:#}", anyhow::Error::from(e)))
+            );
             return Ok(Outcome {
                 feeds_failed: 1,
                 ..Outcome::default()

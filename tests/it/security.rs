@@ -530,3 +530,61 @@ fn hostile_notice_files_fail_alone_and_never_poison_the_store() {
         assert_eq!(rss.matches("<item>").count(), 1, "{rss}");
     }
 }
+
+#[test]
+fn a_store_poisoned_by_an_older_build_is_read_around_not_fatal() {
+    // See: issue 9, case 1: rows an older build stored (`9999-12-31T20:00:00Z`, year 10000 in
+    // Shanghai, and `-0001-12-31T15:54:17Z` from `01/01/0000`) crashed or failed every later run.
+    let p = Project::empty();
+    p.write_feed(
+        "notices",
+        "title = \"N\"\nlink = \"https://www.example.org/\"\n\
+         [source]\nkind = \"local\"\npath = \"../notices\"\n",
+    );
+    p.write_notice("good.md", "---\ntitle: Good\ndate: 2026-01-04\n---\nfine\n");
+    p.build().expect_code(0);
+    let db = rusqlite::Connection::open(p.path().join(".noticefeed/state.sqlite")).unwrap();
+    for (guid, published) in [
+        (
+            "urn:uuid:00000000-0000-5000-8000-000000000001",
+            "9999-12-31T20:00:00.000000000Z",
+        ),
+        (
+            "urn:uuid:00000000-0000-5000-8000-000000000002",
+            "-0001-12-31T15:54:17.000000000Z",
+        ),
+    ] {
+        db.execute(
+            "INSERT INTO item (feed, guid, link, link_key, title, published, date_estimated,
+               updated, summary, content_html, authors, categories, attachments, content_hash,
+               first_seen, last_seen, last_changed)
+             SELECT feed, ?1, NULL, NULL, 'Poison', ?2, 0, ?2, summary, content_html, authors,
+               categories, attachments, content_hash, first_seen, last_seen, last_changed
+             FROM item LIMIT 1",
+            (guid, published),
+        )
+        .unwrap();
+    }
+    drop(db);
+    p.write_notice("more.md", "---\ntitle: More\ndate: 2026-01-05\n---\nmore\n");
+    for _ in 0..2 {
+        let r = p.build();
+        assert!(r.code == 0 || r.code == 1, "exit {}:\n{}", r.code, r.stderr);
+        assert_clean_terminal("stderr", &r.stderr);
+        for needle in [
+            "stored notice urn:uuid:00000000-0000-5000-8000-000000000001 is dated 9999-12-31T20:00:00+00:00",
+            "stored notice urn:uuid:00000000-0000-5000-8000-000000000002 cannot be read back",
+        ] {
+            assert!(r.stderr.contains(needle), "`{needle}` missing:\n{}", r.stderr);
+        }
+        for name in ["notices.rss.xml", "notices.atom.xml", "notices.json"] {
+            let path = p.out().join(name);
+            let text = fs::read_to_string(&path).unwrap();
+            assert!(!text.contains("Poison"), "{name}");
+            assert!(text.contains("More") && text.contains("Good"), "{name}");
+            if name.ends_with(".xml") {
+                xmllint_ok(&path, name.contains("atom"));
+            }
+        }
+    }
+}
