@@ -1204,6 +1204,8 @@ fn publish_folder(run: &Run<'_>, all: &[FeedDef], public_url: Option<&url::Url>)
 
 fn list(global: &Global) -> Result<Outcome> {
     let defs = load_definitions(global)?;
+    // `list` is how a definition change is checked before cron runs it: the project file too.
+    load_project(global, None)?;
     // `list` never creates a store; it reports one if a build made it.
     let store = if global.state.exists() {
         Some(Store::open(&global.state)?)

@@ -465,6 +465,13 @@ fn a_bad_project_file_names_file_and_field_and_writes_nothing() {
         run.stderr
     );
     assert!(!p.out().exists(), "nothing written");
+    let run = p.run(&["list"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("noticefeed.toml"),
+        "list checks it too: {}",
+        run.stderr
+    );
 
     let run = p.run(&["build", "--config", "elsewhere.toml"]);
     run.expect_code(2);
