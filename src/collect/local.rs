@@ -945,7 +945,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config { cases: 256, ..Default::default() })]
+        // 256 cases by default; PROPTEST_CASES=N for a longer run.
+        #![proptest_config(proptest::test_runner::Config::default())]
 
         /// See: issue 8, point 5, and issue 9. Any bytes in any of the four formats: no panic,
         /// every problem names the file, every notice that normalizes is safe to publish, and

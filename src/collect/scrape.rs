@@ -356,7 +356,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config { cases: 256, ..Default::default() })]
+        // 256 cases by default; PROPTEST_CASES=N for a longer run.
+        #![proptest_config(proptest::test_runner::Config::default())]
 
         /// See: issue 8, point 5, and issue 9. Whatever a page holds, list and detail
         /// extraction never panic and what they give becomes items whose documents are

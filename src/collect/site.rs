@@ -564,6 +564,14 @@ async fn parse_off_runtime<T: Send + 'static>(
     html: String,
     parse: impl FnOnce(&str) -> T + Send + 'static,
 ) -> Result<T, String> {
+    parse_with_deadline(html, PARSE_DEADLINE, parse).await
+}
+
+async fn parse_with_deadline<T: Send + 'static>(
+    html: String,
+    deadline: std::time::Duration,
+    parse: impl FnOnce(&str) -> T + Send + 'static,
+) -> Result<T, String> {
     if normalize::html_too_deep(&html, normalize::MAX_NESTING) {
         return Err(format!(
             "nested deeper than {} levels; not parsed",
@@ -571,12 +579,10 @@ async fn parse_off_runtime<T: Send + 'static>(
         ));
     }
     let task = tokio::task::spawn_blocking(move || parse(&html));
-    match tokio::time::timeout(PARSE_DEADLINE, task).await {
+    match tokio::time::timeout(deadline, task).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(format!("parsing failed ({e})")),
-        Err(_) => Err(format!(
-            "parsing took longer than {PARSE_DEADLINE:?}; abandoned"
-        )),
+        Err(_) => Err(format!("parsing took longer than {deadline:?}; abandoned")),
     }
 }
 
@@ -753,6 +759,26 @@ mod tests {
         );
         assert_eq!(parse_site_date("2026-02-30", &f), None);
         assert_eq!(parse_site_date("明天", &f), None);
+    }
+
+    #[tokio::test]
+    async fn parsing_is_bounded_by_depth_and_deadline_off_the_runtime() {
+        // See: issue 9, case 4.
+        let deep = "<div>".repeat(100_000);
+        let t = std::time::Instant::now();
+        let e = parse_off_runtime(deep, |b| b.len()).await.unwrap_err();
+        assert!(e.contains("nested deeper than 256"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        let slow = parse_with_deadline(
+            "<p>x</p>".into(),
+            std::time::Duration::from_millis(50),
+            |_| std::thread::sleep(std::time::Duration::from_millis(400)),
+        )
+        .await
+        .unwrap_err();
+        assert!(slow.contains("took longer than 50ms"), "{slow}");
+        let fine = parse_off_runtime("<p>x</p>".into(), |b| b.len()).await;
+        assert_eq!(fine, Ok(8));
     }
 
     #[test]
