@@ -297,10 +297,29 @@ pub enum RawDate {
     Zoned(DateTime<FixedOffset>),
     /// Wall-clock time in the feed's zone (date-only values are midnight).
     Local(NaiveDateTime),
-    /// No date to believe: not given (`raw` is `None`), unreadable or impossible (`2026-02-30`),
-    /// or after the run that read it. `raw` keeps the text for warnings. A wall-clock time in
-    /// a DST gap is none of these: it is `Local`, shifted forward when put in its zone.
-    Missing { raw: Option<String> },
+    /// The source gave no date.
+    Absent,
+    /// The source gave a date that is not believed: unreadable or impossible (`2026-02-30`),
+    /// outside the publishable years, or after the run that read it. `raw` is the text as
+    /// given, for warnings. A wall-clock time in a DST gap is none of these: it is `Local`,
+    /// shifted forward when put in its zone.
+    Untrusted { raw: String },
+}
+
+impl RawDate {
+    /// A date from text that may be absent: `Untrusted` when there is text, else `Absent`.
+    pub fn untrusted(raw: Option<String>) -> Self {
+        match raw {
+            Some(raw) => Self::Untrusted { raw },
+            None => Self::Absent,
+        }
+    }
+
+    /// Whether there is no date to use: `normalize` dates such a notice when first seen (a
+    /// scraped one) or refuses it (a local one).
+    pub fn is_unusable(&self) -> bool {
+        matches!(self, Self::Absent | Self::Untrusted { .. })
+    }
 }
 
 /// The years every output can write: RFC 822 and RFC 3339 have four-digit years, the store's

@@ -50,17 +50,21 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
     if title.is_empty() {
         return Err(Error::NoTitle { origin: raw.origin });
     }
-    let date_estimated = matches!(raw.date, RawDate::Missing { .. });
+    let date_estimated = raw.date.is_unusable();
     let published = match &raw.date {
         RawDate::Zoned(d) => d.with_timezone(&Utc),
         RawDate::Local(local) => local_to_utc(*local, cx.timezone),
-        RawDate::Missing { raw: value } => match cx.first_seen {
+        RawDate::Absent | RawDate::Untrusted { .. } => match cx.first_seen {
             Some(seen) => seen,
             None => {
+                let value = match &raw.date {
+                    RawDate::Untrusted { raw } => Some(raw.clone()),
+                    _ => None,
+                };
                 return Err(Error::NoDate {
                     origin: raw.origin,
-                    raw: value.clone(),
-                })
+                    raw: value,
+                });
             }
         },
     };
@@ -556,8 +560,8 @@ mod tests {
     #[test]
     fn missing_date_is_an_error_without_first_seen() {
         let mut r = raw();
-        r.date = RawDate::Missing {
-            raw: Some("2026-02-30".into()),
+        r.date = RawDate::Untrusted {
+            raw: "2026-02-30".into(),
         };
         let e = normalize(r.clone(), &cx()).unwrap_err();
         assert!(e.to_string().contains("2026-02-30"));
@@ -575,7 +579,7 @@ mod tests {
         let mut edited = raw();
         edited.title = "Another title".into();
         edited.body = RawBody::Markdown("new".into());
-        edited.date = RawDate::Missing { raw: None };
+        edited.date = RawDate::Absent;
         let c = Context {
             first_seen: Some(Utc::now()),
             ..cx()

@@ -1046,7 +1046,7 @@ mod proptests {
             raw in prop_oneof![any::<String>(), date_like()]
         ) {
             match parse_date_value(&raw) {
-                None | Some(RawDate::Missing { .. }) => {}
+                None | Some(RawDate::Absent | RawDate::Untrusted { .. }) => {}
                 Some(RawDate::Local(d)) => invents_nothing(&raw, d)?,
                 Some(RawDate::Zoned(d)) => invents_nothing(&raw, d.naive_local())?,
             }

@@ -362,7 +362,7 @@ impl Walker {
             link: Some(link.clone()),
             rel_path: None,
             title: entry.title.clone(),
-            date: RawDate::Missing { raw: None },
+            date: RawDate::Absent,
             body: RawBody::Html(String::new()),
             summary: None,
             authors: Vec::new(),
@@ -623,8 +623,9 @@ pub fn mime_for(ext: &str) -> &'static str {
     }
 }
 
-/// A scraped notice's date: the site's wall-clock time, or `Missing` (with a warning) when
-/// there is none, it cannot be read, or it lies after the run.
+/// A scraped notice's date: the site's wall-clock time; `Absent` when the site gives none;
+/// `Untrusted` (with a warning) when it cannot be read, is outside the publishable years or
+/// lies after the run.
 fn read_date(
     link: &CanonicalUrl,
     raw: Option<&str>,
@@ -635,15 +636,15 @@ fn read_date(
 ) -> RawDate {
     let Some(raw) = raw else {
         warnings.push(format!("{link}: no date; dated when first seen"));
-        return RawDate::Missing { raw: None };
+        return RawDate::Absent;
     };
     match parse_site_date(raw, formats) {
         None => {
             warnings.push(format!(
                 "{link}: date `{raw}` unreadable or impossible; dated when first seen"
             ));
-            RawDate::Missing {
-                raw: Some(raw.to_owned()),
+            RawDate::Untrusted {
+                raw: raw.to_owned(),
             }
         }
         // A time in a DST gap is a real time, shifted forward by `local_to_utc`; only a
@@ -653,8 +654,8 @@ fn read_date(
                 warnings.push(format!(
                     "{link}: date `{raw}` is outside the years 1970–9999; dated when first seen"
                 ));
-                RawDate::Missing {
-                    raw: Some(raw.to_owned()),
+                RawDate::Untrusted {
+                    raw: raw.to_owned(),
                 }
             }
             utc if utc <= now + Duration::minutes(FUTURE_SLACK_MINUTES) => RawDate::Local(local),
@@ -662,8 +663,8 @@ fn read_date(
                 warnings.push(format!(
                     "{link}: date `{raw}` is in the future; dated when first seen"
                 ));
-                RawDate::Missing {
-                    raw: Some(raw.to_owned()),
+                RawDate::Untrusted {
+                    raw: raw.to_owned(),
                 }
             }
         },
@@ -724,7 +725,7 @@ mod tests {
             now,
             &mut warnings,
         );
-        assert!(matches!(d, RawDate::Missing { raw: Some(_) }), "{d:?}");
+        assert!(matches!(d, RawDate::Untrusted { .. }), "{d:?}");
         assert!(warnings[0].contains("future"), "{warnings:?}");
     }
 
@@ -875,7 +876,7 @@ mod proptests {
                     prop_assert_eq!(Some(d), parse_site_date(&raw, &formats()));
                     prop_assert!(warnings.is_empty());
                 }
-                RawDate::Missing { raw: Some(r) } => {
+                RawDate::Untrusted { raw: r } => {
                     prop_assert_eq!(r, raw);
                     prop_assert_eq!(warnings.len(), 1);
                 }

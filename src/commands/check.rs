@@ -165,7 +165,7 @@ fn definition(global: &Global, args: &CheckArgs) -> Result<FeedDef> {
 
 fn item_report(sn: &ScrapedNotice, cx: &Context<'_>) -> ItemReport {
     let raw_date = match &sn.raw.date {
-        RawDate::Missing { raw } => raw.clone(),
+        RawDate::Untrusted { raw } => Some(raw.clone()),
         _ => None,
     };
     match normalize::normalize(sn.raw.clone(), cx) {
