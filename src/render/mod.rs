@@ -110,6 +110,16 @@ pub fn self_href(meta: &FeedMeta, format: Format) -> Option<String> {
     base.join(&name).ok().map(|u| u.to_string())
 }
 
+/// An RFC 822 date as chrono's `to_rfc2822` writes it, without its panic on a year outside
+/// 0–9999: `normalize` and the store keep those out, and should one get here it is written
+/// rather than ending the run.
+pub(crate) fn rfc822<Tz: chrono::TimeZone>(d: &DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    d.format("%a, %-d %b %Y %H:%M:%S %z").to_string()
+}
+
 /// What every document leaving the program must be, checked by the property tests of the
 /// collectors: well-formed, free of control characters, links only http(s), content inert.
 #[cfg(test)]

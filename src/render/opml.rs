@@ -41,7 +41,7 @@ fn write(w: &mut Writer<Vec<u8>>, feeds: &[Listed<'_>]) -> std::io::Result<()> {
                 w.create_element("title")
                     .write_text_content(BytesText::new(&title))?;
                 w.create_element("dateModified")
-                    .write_text_content(BytesText::new(&modified.to_rfc2822()))?;
+                    .write_text_content(BytesText::new(&super::rfc822(&modified)))?;
                 w.create_element("docs")
                     .write_text_content(BytesText::new("http://opml.org/spec2.opml"))?;
                 Ok(())

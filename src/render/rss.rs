@@ -14,11 +14,7 @@ use crate::model::{FeedMeta, Item};
 pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
     // `to_rfc2822` panics on a year it cannot write; `normalize` keeps those out, and this
     // formatter would write one rather than end the run should one ever get here.
-    let date = |d: chrono::DateTime<chrono::Utc>| {
-        d.with_timezone(&meta.timezone)
-            .format("%a, %-d %b %Y %H:%M:%S %z")
-            .to_string()
-    };
+    let date = |d: chrono::DateTime<chrono::Utc>| super::rfc822(&d.with_timezone(&meta.timezone));
     let rss_items = items
         .iter()
         .map(|it| {
@@ -134,16 +130,13 @@ mod date_tests {
                 .with_ymd_and_hms(y, m, d, h, 5, 9)
                 .unwrap()
                 .with_timezone(&tz);
-            assert_eq!(
-                t.format("%a, %-d %b %Y %H:%M:%S %z").to_string(),
-                t.to_rfc2822()
-            );
+            assert_eq!(crate::render::rfc822(&t), t.to_rfc2822());
         }
         // Year 10000 in the zone: chrono's to_rfc2822 would panic here.
         let t = Utc
             .with_ymd_and_hms(9999, 12, 31, 20, 0, 0)
             .unwrap()
             .with_timezone(&tz);
-        assert!(!t.format("%a, %-d %b %Y %H:%M:%S %z").to_string().is_empty());
+        assert!(!crate::render::rfc822(&t).is_empty());
     }
 }
