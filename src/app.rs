@@ -841,7 +841,15 @@ fn serve(global: &Global, args: &ServeArgs) -> Result<Outcome> {
                     o.feeds_failed,
                     o.notices_failed
                 ),
-                Err(e) => log::error!("build: {e:#}"),
+                Err(e) => match e.downcast_ref::<store::LockError>() {
+                    Some(store::LockError::Busy { path }) => log::warn!(
+                        "scheduled build skipped: another noticefeed run holds {}; the next \
+                         one is due in {}",
+                        path.display(),
+                        humantime::format_duration(every)
+                    ),
+                    _ => log::error!("build: {e:#}"),
+                },
             }),
         }
     });

@@ -94,13 +94,18 @@ impl Serving {
 
     /// SIGTERM; returns the exit code (waits 30 s at most).
     pub fn stop(&mut self) -> i32 {
+        self.signal("-TERM")
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`) to the server alone; returns its exit code.
+    pub fn signal(&mut self, signal: &str) -> i32 {
         let mut child = self.child.take().unwrap();
         let ok = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .unwrap()
             .success();
-        assert!(ok, "kill -TERM failed");
+        assert!(ok, "kill {signal} failed");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -109,7 +114,10 @@ impl Serving {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("serve did not stop within 30 s of SIGTERM:\n{}", self.log());
+                panic!(
+                    "serve did not stop within 30 s of {signal}:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -510,6 +518,38 @@ fn every_rebuilds_on_schedule_and_sigterm_stops_with_0() {
 /// the `UPDATE rss_feed SET … etag` before the `INSERT INTO rss_feed`). So the first reload
 /// that can be conditional is the one after the subscription's first; from then on every
 /// unchanged feed is a `304`.
+#[test]
+fn ctrl_c_stops_it_with_0_and_a_held_lock_skips_a_run() {
+    let p = Project::bundled();
+    // A cron build holding the store's lock: serve's scheduled run says so and goes on serving.
+    let lock = fs::File::create(p.path().join("state.sqlite.lock")).unwrap();
+    fs4::fs_std::FileExt::try_lock_exclusive(&lock).unwrap();
+    let mut s = Serving::start(
+        p.path(),
+        &[
+            "--feeds",
+            "feeds",
+            "--state",
+            "state.sqlite",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--out",
+            "public",
+            "--every",
+            "1s",
+        ],
+    );
+    s.wait_for("the skipped run", |l| {
+        l.contains("another noticefeed run holds")
+    });
+    assert_eq!(get(&s.url("/notices.rss.xml"), &[]).status, 404);
+    fs4::fs_std::FileExt::unlock(&lock).unwrap();
+    s.wait_for("the next run", |l| l.contains("notices: 10 new"));
+    assert_eq!(get(&s.url("/notices.rss.xml"), &[]).status, 200);
+    assert_eq!(s.signal("-INT"), 0, "{}", s.log());
+}
+
 #[test]
 fn newsboat_over_http_revalidates_and_gets_304() {
     if !newsboat_available() {
