@@ -349,6 +349,46 @@ mod tests {
         assert_eq!(got, vec![SocketAddr::new("1.2.3.4".parse().unwrap(), 0)]);
     }
 
+    #[tokio::test]
+    async fn reqwest_asks_the_guard_and_a_public_name_is_refused_end_to_end() {
+        use crate::collect::http::test_server::{Reply, Server};
+        let server = Server::start(|_, _| Reply::ok("INTERNAL")).await;
+        let port = server.url("/").port().unwrap();
+        // A public name whose DNS answer (as a compromised zone could give) is 127.0.0.1.
+        let client = |trusted: Vec<String>| {
+            reqwest::Client::builder()
+                .dns_resolver(Arc::new(GuardedResolver::with_lookup(
+                    trusted,
+                    fake_lookup(&["127.0.0.1"]),
+                )))
+                .build()
+                .unwrap()
+        };
+        let url = format!("http://www.public-site.example:{port}/admin");
+        let e = client(vec![]).get(&url).send().await.unwrap_err();
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert!(
+            chain.contains(
+                "www.public-site.example resolves only to non-public addresses (127.0.0.1)"
+            ),
+            "{chain}"
+        );
+        assert!(server.requests().is_empty());
+        // A --mirror base host is the operator's choice: resolved as it is.
+        let ok = client(vec!["www.public-site.example".into()])
+            .get(&url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.text().await.unwrap(), "INTERNAL");
+        assert_eq!(server.requests().len(), 1);
+    }
+
     /// Redirect targets and links a hostile site might give, around a site on `site` and an
     /// internal host on `inner` (ports of 127.0.0.1).
     fn hostile_location(
