@@ -9,7 +9,21 @@ use noticefeed::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.quiet, cli.global.verbose);
-    match noticefeed::app::run(&cli) {
+    // A panic is a bug some input reached: said once, escaped like every message. Each feed's
+    // work is isolated in `app` (that feed fails, exit 1); one outside it still ends as exit 1
+    // with what was written kept, never the runtime's 101.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: internal error, please report it: {}",
+            noticefeed::normalize::printable(&info.to_string().replace('\n', " "))
+        );
+    }));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| noticefeed::app::run(&cli)));
+    let Ok(result) = result else {
+        return ExitCode::from(1);
+    };
+    match result {
         Ok(outcome) if outcome.ok() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
