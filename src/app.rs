@@ -83,6 +83,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Completions(args) => crate::commands::shell::completions(args),
         Command::Man => crate::commands::shell::man(),
         Command::Serve(args) => serve(&cli.global, args),
+        Command::Fetch(args) => crate::commands::fetch::run(&cli.global, args),
     }
 }
 
@@ -103,18 +104,18 @@ pub struct FeedSummary {
     /// The feed's files existed before the run (a failed feed keeps them; a first run has
     /// none to keep).
     #[serde(skip)]
-    had_files: bool,
+    pub(crate) had_files: bool,
     /// A cause shared with other feeds, reported once for all of them.
     #[serde(skip)]
-    cause: Option<Cause>,
+    pub(crate) cause: Option<Cause>,
     /// The feed documents (RSS, Atom, JSON Feed) this run rewrote: the WebSub topics to ping.
     #[serde(skip)]
-    changed: Vec<String>,
+    pub(crate) changed: Vec<String>,
 }
 
 /// Why many feeds failed at once: one summary line instead of one per feed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Cause {
+pub(crate) enum Cause {
     /// The host (site name) is down for the run.
     Host(String),
     Deadline,
@@ -123,7 +124,7 @@ enum Cause {
 impl Cause {
     /// The shared cause behind a failure, if there may be one. A timeout is the host's only
     /// if the host ends up down: see [`Cause::confirm`].
-    fn of(e: &anyhow::Error) -> Option<Self> {
+    pub(crate) fn of(e: &anyhow::Error) -> Option<Self> {
         let h = e.chain().find_map(|c| c.downcast_ref::<http::Error>())?;
         match h {
             http::Error::Deadline { .. } => Some(Cause::Deadline),
@@ -134,7 +135,7 @@ impl Cause {
     }
 
     /// Keeps a host cause only for a host the run gave up on.
-    fn confirm(self, down: &[Down]) -> Option<Self> {
+    pub(crate) fn confirm(self, down: &[Down]) -> Option<Self> {
         match &self {
             Cause::Host(h) if !down.iter().any(|d| d.host == *h) => None,
             _ => Some(self),
@@ -211,11 +212,38 @@ fn kept_phrase(feeds: &[&FeedSummary]) -> String {
     parts.join(", ")
 }
 
+/// `1 feed`, `2 feeds`.
+fn feeds(n: usize) -> String {
+    if n == 1 {
+        "1 feed".to_owned()
+    } else {
+        format!("{n} feeds")
+    }
+}
+
+/// What the shared-cause lines say the feeds lost: their files stay (`build`), or they were
+/// not saved (`fetch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loss {
+    FilesKept,
+    NotFetched,
+}
+
+impl Loss {
+    fn phrase(self, feeds_hit: &[&FeedSummary]) -> String {
+        match self {
+            Loss::FilesKept => kept_phrase(feeds_hit),
+            Loss::NotFetched => format!("{} not fetched", feeds(feeds_hit.len())),
+        }
+    }
+}
+
 /// The lines for causes many feeds share: each host given up on, the deadline.
-fn cause_lines(
+pub(crate) fn cause_lines(
     summaries: &[FeedSummary],
     down: &[Down],
     deadline: Option<Duration>,
+    loss: Loss,
 ) -> Vec<String> {
     let mut lines = Vec::new();
     for d in down {
@@ -234,24 +262,28 @@ fn cause_lines(
                 "{} unreachable ({}): {}",
                 d.host,
                 d.reason,
-                kept_phrase(&feeds)
+                loss.phrase(&feeds)
             )
         });
     }
     if let Some(limit) = deadline {
-        let feeds: Vec<&FeedSummary> = summaries
+        let feeds_hit: Vec<&FeedSummary> = summaries
             .iter()
             .filter(|s| s.cause == Some(Cause::Deadline))
             .collect();
         let limit = humantime::format_duration(limit);
-        lines.push(if feeds.is_empty() {
-            format!("deadline of {limit} reached: collection ended early; what was collected is published")
-        } else {
-            format!(
+        lines.push(match (feeds_hit.is_empty(), loss) {
+            (true, _) => format!(
+                "deadline of {limit} reached: collection ended early; what was collected is kept"
+            ),
+            (false, Loss::FilesKept) => format!(
                 "deadline of {limit} reached: {} not collected; {}",
-                if feeds.len() == 1 { "1 feed".to_owned() } else { format!("{} feeds", feeds.len()) },
-                kept_phrase(&feeds)
-            )
+                feeds(feeds_hit.len()),
+                kept_phrase(&feeds_hit)
+            ),
+            (false, Loss::NotFetched) => {
+                format!("deadline of {limit} reached: {}", loss.phrase(&feeds_hit))
+            }
         });
     }
     lines
@@ -340,6 +372,7 @@ pub(crate) fn http_client(
     defs: &[&FeedDef],
     robots: Option<Arc<dyn RobotsCache>>,
     deadline: Option<Duration>,
+    sink: Option<Arc<dyn http::PageSink>>,
 ) -> Result<Client> {
     let sources: Vec<&ScrapeSource> = defs
         .iter()
@@ -363,6 +396,7 @@ pub(crate) fn http_client(
         // A connect is quicker than a whole answer: never let it take longer.
         connect_timeout: defaults.connect_timeout.min(global.timeout),
         deadline,
+        sink,
         ..defaults
     };
     // One client serves every site of the run: the politest site's gap applies to all.
@@ -550,6 +584,7 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             &sources,
             Some(robots.clone()),
             Some(args.deadline),
+            None,
         )?));
         robots_cache = Some(robots);
         run.runtime = Some(runtime()?);
@@ -702,7 +737,12 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             }
         }
     }
-    for line in cause_lines(&summaries, &down, deadline_passed.then_some(args.deadline)) {
+    for line in cause_lines(
+        &summaries,
+        &down,
+        deadline_passed.then_some(args.deadline),
+        Loss::FilesKept,
+    ) {
         eprintln!("{line}");
     }
     // Every feed of the folder, not only this run's: `build ID` must not drop the others.
@@ -1061,7 +1101,7 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
 
 /// A spinner naming the feed being collected, on a terminal only: cron sees none of it, and
 /// at `-v` the log lines say the same.
-fn spinner(global: &Global) -> indicatif::ProgressBar {
+pub(crate) fn spinner(global: &Global) -> indicatif::ProgressBar {
     if global.quiet || global.verbose > 0 || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }

@@ -73,6 +73,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) to stdout: `noticefeed man > noticefeed.1`.
     Man,
+    /// Collect only: save every page a build needs (robots.txt, list and detail pages,
+    /// attachment sizes) under DIR/<host>/, laid out like the site, for a host that cannot reach
+    /// the site to `build --mirror ORIGIN=file:///DIR/<host>/` from. Needs no store.
+    Fetch(FetchArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -159,4 +163,20 @@ pub struct ServeArgs {
     /// (`Cache-Control: max-age`). Default: the project file's `cache_max_age`, else 5m.
     #[arg(long, value_name = "DURATION")]
     pub max_age: Option<humantime::Duration>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FetchArgs {
+    /// Folder the pages are saved in, one subfolder per host (`www.chinania.org.cn/`).
+    #[arg(long, value_name = "DIR", default_value = "site-copy")]
+    pub out_dir: PathBuf,
+    /// Walk N list pages of every scraped channel instead of the definition's `max_pages`.
+    #[arg(long, value_name = "N")]
+    pub backfill: Option<u32>,
+    /// End the collection after this long (e.g. `10m`); what was fetched by then is saved.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10m")]
+    pub deadline: Duration,
+    /// Feed ids to fetch (default: every scraped definition in --feeds; a merged feed's members).
+    #[arg(value_name = "FEED_ID")]
+    pub ids: Vec<String>,
 }

@@ -77,7 +77,7 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<Outcome> {
         );
     };
     // `check` writes nothing, robots.txt copies included.
-    let client = http_client(global, &[&def], None, None)?;
+    let client = http_client(global, &[&def], None, None, None)?;
     let walker = Walker::new(client);
     let rt = runtime()?;
     let now = Utc::now();

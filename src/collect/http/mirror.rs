@@ -117,28 +117,55 @@ impl Mirror {
     /// for a folder, query ignored (as on the static site). Refuses anything that could step out
     /// of the folder.
     pub(super) fn file_path(&self, url: &Url) -> Result<PathBuf, String> {
-        let mut path = self
+        let path = self
             .base
             .to_file_path()
             .map_err(|()| format!("{} is not a local folder", self.base))?;
-        for segment in url.path().split('/') {
-            let decoded = percent_decode_str(segment)
-                .decode_utf8()
-                .map_err(|_| format!("path segment `{segment}` is not UTF-8"))?;
-            if decoded == ".." || decoded == "." || decoded.contains(['/', '\\', '\0']) {
-                return Err(format!(
-                    "path segment `{segment}` would leave the mirror folder"
-                ));
-            }
-            if !decoded.is_empty() {
-                path.push(decoded.as_ref());
-            }
-        }
-        if url.path().ends_with('/') {
-            path.push("index.html");
-        }
-        Ok(path)
+        Ok(path.join(relative_path(url)?))
     }
+}
+
+/// Where `url`'s page lies in a folder laid out like its site: percent-decoded path,
+/// `index.html` for a folder, query ignored. Refuses anything that could step out of the
+/// folder. `fetch` writes by it and a `file://` mirror reads by it.
+pub fn relative_path(url: &Url) -> Result<PathBuf, String> {
+    let mut path = PathBuf::new();
+    for segment in url.path().split('/') {
+        let decoded = percent_decode_str(segment)
+            .decode_utf8()
+            .map_err(|_| format!("path segment `{segment}` is not UTF-8"))?;
+        if decoded == ".." || decoded == "." || decoded.contains(['/', '\\', '\0']) {
+            return Err(format!(
+                "path segment `{segment}` would leave the mirror folder"
+            ));
+        }
+        if !decoded.is_empty() {
+            path.push(decoded.as_ref());
+        }
+    }
+    if url.path().ends_with('/') {
+        path.push("index.html");
+    }
+    Ok(path)
+}
+
+/// A file's companion holding one fact a folder cannot: `x.pdf.noticefeed-length` (the size of
+/// an attachment that was not downloaded) or `x.html.noticefeed-type` (a Content-Type whose
+/// charset the page itself does not declare).
+pub fn sidecar(path: &std::path::Path, kind: Sidecar) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(match kind {
+        Sidecar::Length => ".noticefeed-length",
+        Sidecar::ContentType => ".noticefeed-type",
+    });
+    path.with_file_name(name)
+}
+
+/// See [`sidecar`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sidecar {
+    Length,
+    ContentType,
 }
 
 fn is_http(url: &Url) -> bool {
@@ -147,6 +174,8 @@ fn is_http(url: &Url) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn u(s: &str) -> Url {
@@ -213,6 +242,25 @@ mod tests {
             .as_str()
             .starts_with("http://127.0.0.1:9/uploads/2026/0827/%E9%99%84%E4%BB%B62"));
         assert_eq!(m.site_url(&out), Some(url));
+    }
+
+    #[test]
+    fn relative_paths_and_sidecars() {
+        let rel = relative_path(&u("https://x.org/uploads/%E9%99%84%E4%BB%B6.pdf?v=2")).unwrap();
+        assert_eq!(rel, PathBuf::from("uploads/附件.pdf"));
+        assert_eq!(
+            relative_path(&u("https://x.org/")).unwrap(),
+            PathBuf::from("index.html")
+        );
+        assert_eq!(
+            sidecar(&rel, Sidecar::Length),
+            PathBuf::from("uploads/附件.pdf.noticefeed-length")
+        );
+        assert_eq!(
+            sidecar(Path::new("a/index.html"), Sidecar::ContentType),
+            PathBuf::from("a/index.html.noticefeed-type")
+        );
+        assert!(relative_path(&u("https://x.org/a%2F..%2F..%2Fetc")).is_err());
     }
 
     #[test]

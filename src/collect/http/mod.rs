@@ -38,7 +38,7 @@ use url::{Position, Url};
 
 pub use decode::{decode, Decoded};
 pub use health::Down;
-pub use mirror::Mirror;
+pub use mirror::{relative_path, sidecar, Mirror, Sidecar};
 pub use origin::{is_public_ip, is_public_name, GuardedResolver, OriginPolicy};
 pub use retry::should_retry;
 pub use robots::Robots;
@@ -100,6 +100,8 @@ pub struct HttpOptions {
     /// The only origins requests and redirect hops may go to (in the site's space, before any
     /// mirror mapping). `None`: any (tests that build a bare client).
     pub allowed_origins: Option<OriginPolicy>,
+    /// Where `fetch` keeps what it fetched. `None` (the default): nothing is kept.
+    pub sink: Option<Arc<dyn PageSink>>,
     /// Run-wide limit, counted from [`Client::new`]: a request still waiting or in flight then
     /// ends with [`Error::Deadline`], and none starts after it. `None`: no limit.
     pub deadline: Option<Duration>,
@@ -126,6 +128,7 @@ impl Default for HttpOptions {
             mirrors: Vec::new(),
             allowed_origins: None,
             deadline: None,
+            sink: None,
         }
     }
 }
@@ -163,6 +166,16 @@ impl CachedRobots {
 pub trait RobotsCache: Send + Sync + std::fmt::Debug {
     fn get(&self, robots_url: &str) -> Option<CachedRobots>;
     fn put(&self, robots_url: &str, entry: CachedRobots);
+}
+
+/// Receives every successful answer, as the site gave it, for `noticefeed fetch` to save. Keyed
+/// by the URL asked for, in the site's own space, so a `file://` mirror of the saved folder
+/// answers the same request with the same bytes.
+pub trait PageSink: Send + Sync + std::fmt::Debug {
+    /// A GET's body before decoding (robots.txt, list and detail pages), with its Content-Type.
+    fn page(&self, url: &Url, body: &[u8], content_type: Option<&str>);
+    /// A HEAD's Content-Length (an attachment's size).
+    fn length(&self, url: &Url, length: u64);
 }
 
 /// One GET. `etag`/`last_modified` (from the store) make it conditional.
@@ -525,6 +538,9 @@ impl Client {
             });
         }
         let content_type = header_text(&answer.headers, header::CONTENT_TYPE);
+        if let Some(sink) = &self.inner.opts.sink {
+            sink.page(&req.url, &answer.body, content_type.as_deref());
+        }
         let decoded = decode(&answer.body, content_type.as_deref(), req.encoding);
         if decoded.had_replacements {
             log::warn!(
@@ -551,7 +567,12 @@ impl Client {
         let (_, answer) = self
             .within_deadline(url, self.follow(url, Verb::Head, Validators::default()))
             .await?;
-        Ok(header_text(&answer.headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok()))
+        let length =
+            header_text(&answer.headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+        if let (Some(sink), Some(n)) = (&self.inner.opts.sink, length) {
+            sink.length(url, n);
+        }
+        Ok(length)
     }
 
     pub fn is_robots_error(e: &Error) -> bool {
@@ -947,6 +968,10 @@ impl Client {
                 }
             },
             Ok(answer) => {
+                if let Some(sink) = &self.inner.opts.sink {
+                    let ct = header_text(&answer.headers, header::CONTENT_TYPE);
+                    sink.page(&site, &answer.body, ct.as_deref());
+                }
                 let body = String::from_utf8_lossy(&answer.body).into_owned();
                 remember(CachedRobots {
                     status: answer.status.as_u16(),
@@ -1016,7 +1041,7 @@ impl Client {
         let read = tokio::task::spawn_blocking(move || read_mirror_file(&task_path, verb, limit))
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        let (len, body) = match read {
+        let (len, body, saved_type) = match read {
             Ok(found) => found,
             Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound) => {
                 return Err(Error::Status {
@@ -1041,7 +1066,10 @@ impl Client {
         }
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        if let Some(ct) = content_type_of(&path) {
+        // A Content-Type `fetch` kept beside the page (its charset) wins over the extension's.
+        if let Some(ct) = saved_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
+            headers.insert(header::CONTENT_TYPE, ct);
+        } else if let Some(ct) = content_type_of(&path) {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         }
         Ok(Answer {
@@ -1054,15 +1082,38 @@ impl Client {
 
 /// The file's length and, for a GET under the limit, its bytes. A folder is "not found", as a
 /// static server without listings would say.
-fn read_mirror_file(path: &Path, verb: Verb, limit: u64) -> std::io::Result<(u64, Vec<u8>)> {
-    let meta = std::fs::metadata(path)?;
+///
+/// A folder saved by `fetch` has no attachments, only their sizes beside where they would be
+/// (`x.pdf.noticefeed-length`): a HEAD reads that. A page may have its Content-Type beside it
+/// (`x.html.noticefeed-type`), returned third.
+fn read_mirror_file(
+    path: &Path,
+    verb: Verb,
+    limit: u64,
+) -> std::io::Result<(u64, Vec<u8>, Option<String>)> {
+    let meta = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && verb == Verb::Head => {
+            let saved = std::fs::read_to_string(sidecar(path, Sidecar::Length))?;
+            let len = saved.trim().parse().map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("size file holds `{}`, not a number", saved.trim()),
+                )
+            })?;
+            return Ok((len, Vec::new(), None));
+        }
+        other => other?,
+    };
     if meta.is_dir() {
         return Err(std::io::ErrorKind::NotFound.into());
     }
+    let saved_type = std::fs::read_to_string(sidecar(path, Sidecar::ContentType))
+        .ok()
+        .map(|t| t.trim().to_owned());
     if verb == Verb::Head || meta.len() > limit {
-        return Ok((meta.len(), Vec::new()));
+        return Ok((meta.len(), Vec::new(), saved_type));
     }
-    Ok((meta.len(), std::fs::read(path)?))
+    Ok((meta.len(), std::fs::read(path)?, saved_type))
 }
 
 /// Just enough for decoding and callers' logs; no charset, so `<meta>` decides, as with
