@@ -964,3 +964,77 @@ async fn a_stale_copy_outlives_a_server_error() {
     );
     server.stop().await;
 }
+
+/// What `fetch` saves and a `file://` mirror reads back: the bytes as served, an attachment's
+/// size beside where it would be, and a header charset the page itself does not declare.
+#[derive(Debug, Default)]
+struct MemorySink {
+    pages: std::sync::Mutex<Vec<(String, Vec<u8>, Option<String>)>>,
+    lengths: std::sync::Mutex<Vec<(String, u64)>>,
+}
+
+impl PageSink for MemorySink {
+    fn page(&self, url: &Url, body: &[u8], content_type: Option<&str>) {
+        self.pages.lock().unwrap().push((
+            url.to_string(),
+            body.to_vec(),
+            content_type.map(str::to_owned),
+        ));
+    }
+    fn length(&self, url: &Url, length: u64) {
+        self.lengths.lock().unwrap().push((url.to_string(), length));
+    }
+}
+
+// See: #8
+#[tokio::test]
+async fn the_sink_gets_what_was_served_and_a_file_mirror_reads_its_sidecars() {
+    let server = Server::start(|r, _| match r.path.as_str() {
+        "/robots.txt" => Reply::ok("User-agent: *\nAllow: /\n"),
+        "/old" => Reply::status(301).header("Location", "/list.html"),
+        "/list.html" => Reply::ok(gbk(TITLE)).header("Content-Type", "text/html; charset=gbk"),
+        "/a.pdf" => Reply::ok(vec![1u8; 1234]),
+        _ => Reply::status(404),
+    })
+    .await;
+    let sink = Arc::new(MemorySink::default());
+    let c = client(HttpOptions {
+        mirrors: vec![format!("{SITE}={}", server.base()).parse().unwrap()],
+        sink: Some(sink.clone()),
+        ..opts()
+    });
+    page(&c, site("/old")).await;
+    assert_eq!(c.content_length(&site("/a.pdf")).await.unwrap(), Some(1234));
+    let pages = sink.pages.lock().unwrap().clone();
+    let urls: Vec<&str> = pages.iter().map(|(u, _, _)| u.as_str()).collect();
+    // Saved under the URL asked for (a file mirror does not redirect), in the site's space.
+    assert_eq!(urls, [format!("{SITE}/robots.txt"), format!("{SITE}/old")]);
+    assert_eq!(pages[1].1, gbk(TITLE), "the bytes as served, not decoded");
+    assert_eq!(pages[1].2.as_deref(), Some("text/html; charset=gbk"));
+    assert_eq!(
+        *sink.lengths.lock().unwrap(),
+        [(format!("{SITE}/a.pdf"), 1234)]
+    );
+    server.stop().await;
+
+    // The folder `fetch` makes of that: the page, its Content-Type, the attachment's size.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("old"), gbk(TITLE)).unwrap();
+    std::fs::write(
+        dir.path().join("old.noticefeed-type"),
+        "text/html; charset=gbk",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("a.pdf.noticefeed-length"), "1234\n").unwrap();
+    let base = Url::from_directory_path(dir.path()).unwrap();
+    let c = client(HttpOptions {
+        mirrors: vec![format!("{SITE}={base}").parse().unwrap()],
+        ..opts()
+    });
+    let p = page(&c, site("/old")).await;
+    assert_eq!((p.text.as_str(), p.encoding), (TITLE, "gb18030"));
+    assert_eq!(c.content_length(&site("/a.pdf")).await.unwrap(), Some(1234));
+    std::fs::write(dir.path().join("b.pdf.noticefeed-length"), "many").unwrap();
+    let err = c.content_length(&site("/b.pdf")).await.unwrap_err();
+    assert!(matches!(err, Error::File { .. }), "{err:?}");
+}
