@@ -967,9 +967,12 @@ async fn a_stale_copy_outlives_a_server_error() {
 
 /// What `fetch` saves and a `file://` mirror reads back: the bytes as served, an attachment's
 /// size beside where it would be, and a header charset the page itself does not declare.
+/// URL, body, Content-Type.
+type SavedPage = (String, Vec<u8>, Option<String>);
+
 #[derive(Debug, Default)]
 struct MemorySink {
-    pages: std::sync::Mutex<Vec<(String, Vec<u8>, Option<String>)>>,
+    pages: std::sync::Mutex<Vec<SavedPage>>,
     lengths: std::sync::Mutex<Vec<(String, u64)>>,
 }
 
