@@ -743,7 +743,7 @@ fn build(global: &Global, args: &BuildArgs) -> Result<Outcome> {
         deadline_passed.then_some(args.deadline),
         Loss::FilesKept,
     ) {
-        eprintln!("{line}");
+        eprintln!("error: {line}");
     }
     // Every feed of the folder, not only this run's: `build ID` must not drop the others.
     match publish_folder(&run, &all, project.public_url.as_ref()) {

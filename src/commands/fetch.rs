@@ -192,7 +192,7 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<Outcome> {
             log::info!("{}: {error}", s.feed);
         } else {
             eprintln!(
-                "{}",
+                "error: {}",
                 normalize::printable(&format!("{}: FAILED: {error}", s.feed))
             );
         }
@@ -203,7 +203,7 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<Outcome> {
         deadline_passed.then_some(args.deadline),
         Loss::NotFetched,
     ) {
-        eprintln!("{line}");
+        eprintln!("error: {line}");
     }
     let saved = sink.saved.lock().unwrap_or_else(|p| p.into_inner());
     for e in &saved.errors {

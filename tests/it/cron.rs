@@ -587,7 +587,7 @@ fn an_unreachable_server_fails_the_channel_loudly_and_the_local_feed_is_written(
     let failure = lines_with(&run.stderr, "www.chinania.org.cn unreachable");
     assert_eq!(failure.len(), 1, "{}", run.stderr);
     assert!(
-        failure[0].starts_with("www.chinania.org.cn unreachable (tcp connect error")
+        failure[0].starts_with("error: www.chinania.org.cn unreachable (tcp connect error")
             && failure[0].ends_with(": 1 feed kept its previous files"),
         "{}",
         failure[0]

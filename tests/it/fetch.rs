@@ -149,7 +149,7 @@ fn fetch_of_an_unreachable_site_says_so_once_and_exits_1() {
     let lines: Vec<&str> = run
         .stderr
         .lines()
-        .filter(|l| l.starts_with("www.chinania.org.cn unreachable"))
+        .filter(|l| l.starts_with("error: www.chinania.org.cn unreachable"))
         .collect();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
     assert!(lines[0].ends_with(": 2 feeds not fetched"), "{}", lines[0]);

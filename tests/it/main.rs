@@ -2,6 +2,7 @@
 //! The one integration test binary: every test runs the real `noticefeed` binary.
 mod chinania;
 mod cron;
+mod docs;
 mod fetch;
 mod guid;
 mod hostile;

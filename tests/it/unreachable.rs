@@ -54,7 +54,7 @@ fn lines_with<'a>(run: &'a Run, needle: &str) -> Vec<&'a str> {
 /// Exactly one line about the host, and no line per failed feed.
 #[track_caller]
 fn one_host_line(run: &Run) -> &str {
-    let head = format!("{HOST} unreachable");
+    let head = format!("error: {HOST} unreachable");
     let lines: Vec<&str> = run
         .stderr
         .lines()
@@ -97,7 +97,7 @@ fn an_unresolvable_host_is_one_line_and_a_first_run_says_not_written_yet() {
     run.expect_code(1);
     let line = one_host_line(&run);
     assert!(
-        line.starts_with(&format!("{HOST} unreachable (dns error")),
+        line.starts_with(&format!("error: {HOST} unreachable (dns error")),
         "{line}"
     );
     assert!(
@@ -130,7 +130,7 @@ fn a_refusing_port_keeps_every_previous_file_and_says_so_once() {
     assert_untouched(dir.path(), &before);
     let line = one_host_line(&run);
     assert!(
-        line.starts_with(&format!("{HOST} unreachable (tcp connect error")),
+        line.starts_with(&format!("error: {HOST} unreachable (tcp connect error")),
         "{line}"
     );
     assert!(
@@ -237,7 +237,7 @@ fn the_deadline_ends_collection_and_publishes_what_was_collected() {
     assert_eq!(
         lines,
         [format!(
-            "deadline of 1s reached: {CHINANIA_FEEDS} feeds not collected; \
+            "error: deadline of 1s reached: {CHINANIA_FEEDS} feeds not collected; \
              {CHINANIA_FEEDS} feeds kept their previous files"
         )],
         "{}",
