@@ -1,12 +1,10 @@
 //! `noticefeed completions SHELL` and `noticefeed man`: generated from the clap definitions in
 //! `cli`, so they can never disagree with `--help`.
 
-use std::io::Write as _;
-
 use anyhow::{Context as _, Result};
 use clap::CommandFactory as _;
 
-use crate::app::Outcome;
+use crate::app::{print_table, Outcome};
 use crate::cli::{Cli, CompletionsArgs};
 
 pub fn completions(args: &CompletionsArgs) -> Result<Outcome> {
@@ -36,10 +34,8 @@ pub fn man() -> Result<Outcome> {
     write_stdout(&buf)
 }
 
+/// Generated text goes out through the same pipe-safe writer as every table.
 fn write_stdout(bytes: &[u8]) -> Result<Outcome> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
-        _ => Ok(Outcome::default()),
-    }
+    print_table(&String::from_utf8_lossy(bytes))?;
+    Ok(Outcome::default())
 }
