@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use url::Url;
 
-use crate::collect::http::Mirror;
+use crate::config::MirrorSpec;
 
 /// Publish RSS 2.0 and Atom 1.0 feeds, with stable GUIDs, from an association's notices.
 #[derive(Debug, Parser)]
@@ -40,7 +40,7 @@ pub struct Global {
     /// Fetch ORIGIN's URLs from BASE (http://127.0.0.1:PORT or file:///folder); links and GUIDs
     /// keep ORIGIN. Repeatable.
     #[arg(long, global = true, value_name = "ORIGIN=BASE")]
-    pub mirror: Vec<Mirror>,
+    pub mirror: Vec<MirrorSpec>,
     /// Minimum gap between two requests to one host, in milliseconds, for this run (overrides
     /// the site's `delay_ms`; local mirrors and tests use 0).
     #[arg(long, global = true, value_name = "MS")]

@@ -4,9 +4,9 @@
 //! config (feeds/*.toml) → collect (local | scrape) → normalize → store → render (rss | atom) → write
 //! ```
 //!
-//! Each module owns one step; `app` orders them and isolates one feed's failure from the others.
+//! Each module owns one step; `commands` has one module per command, and `run` the machinery
+//! they share (lock, store, HTTP client, per-feed isolation, summary).
 
-pub mod app;
 pub mod cli;
 pub mod collect;
 pub mod commands;
@@ -14,6 +14,7 @@ pub mod config;
 pub mod model;
 pub mod normalize;
 pub mod render;
+pub mod run;
 pub mod serve;
 pub mod store;
 pub mod websub;

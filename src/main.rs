@@ -4,13 +4,15 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use noticefeed::cli::Cli;
+use noticefeed::cli::{Cli, Command};
+use noticefeed::commands;
+use noticefeed::run::Outcome;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.quiet, cli.global.verbose);
     // A panic is a bug some input reached: said once, escaped like every message. Each feed's
-    // work is isolated in `app` (that feed fails, exit 1); one outside it still ends as exit 1
+    // work is isolated in `run` (that feed fails, exit 1); one outside it still ends as exit 1
     // with what was written kept, never the runtime's 101.
     std::panic::set_hook(Box::new(|info| {
         eprintln!(
@@ -18,8 +20,7 @@ fn main() -> ExitCode {
             noticefeed::normalize::printable(&info.to_string().replace('\n', " "))
         );
     }));
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| noticefeed::app::run(&cli)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli)));
     let Ok(result) = result else {
         return ExitCode::from(1);
     };
@@ -33,6 +34,21 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+    }
+}
+
+/// Runs the command named. `Err` means the run could not start (exit 2).
+fn dispatch(cli: &Cli) -> anyhow::Result<Outcome> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Build(args) => commands::build::run(global, args),
+        Command::Check(args) => commands::check::run(global, args),
+        Command::List => commands::list::run(global),
+        Command::Serve(args) => commands::serve::run(global, args),
+        Command::Init(args) => commands::init::run(args),
+        Command::Fetch(args) => commands::fetch::run(global, args),
+        Command::Completions(args) => commands::shell::completions(args),
+        Command::Man => commands::shell::man(),
     }
 }
 

@@ -450,9 +450,83 @@ pub fn order_and_limit(items: &mut Vec<Item>, max: usize) {
     items.truncate(max);
 }
 
+/// A merged feed's items: each notice once (one GUID is one notice, whichever channels list
+/// it), in member order, with the categories of every member that lists it.
+pub fn merge(members: &[&[Item]]) -> Vec<Item> {
+    let mut out: Vec<Item> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for items in members {
+        for item in items.iter() {
+            match index.get(item.guid.as_str()) {
+                Some(&i) => {
+                    for c in &item.categories {
+                        if !out[i].categories.contains(c) {
+                            out[i].categories.push(c.clone());
+                        }
+                    }
+                }
+                None => {
+                    index.insert(item.guid.as_str(), out.len());
+                    out.push(item.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Lowercase hex SHA-256 of `bytes`: the one digest spelling of the tool (content hashes, the
+/// HTTP cache, ETags).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn item(key: &str, categories: &[&str]) -> Item {
+        let t = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Item {
+            guid: Guid::derive(&GuidKey::Explicit(key.to_owned())),
+            link: None,
+            title: key.to_owned(),
+            published: t,
+            date_estimated: false,
+            updated: t,
+            summary: String::new(),
+            content_html: String::new(),
+            authors: Vec::new(),
+            categories: categories.iter().map(|c| c.to_string()).collect(),
+            attachments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_merge_lists_each_notice_once_with_every_members_categories() {
+        let a = [item("1", &["通知"]), item("2", &["通知"])];
+        let b = [item("3", &["公告"]), item("1", &["公告", "通知"])];
+        let merged = merge(&[&a, &b]);
+        let titles: Vec<&str> = merged.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["1", "2", "3"]);
+        assert_eq!(merged[0].categories, ["通知", "公告"]);
+        assert_eq!(merged[2].categories, ["公告"]);
+        assert!(merge(&[]).is_empty());
+    }
+
+    #[test]
+    fn sha256_is_lowercase_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn feed_ids_are_plain_slugs() {

@@ -9,12 +9,12 @@ use anyhow::{Context as _, Result};
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::app::{http_client, print_table, runtime, Outcome};
 use crate::cli::{CheckArgs, Global};
 use crate::collect::site::{NoMemory, RunOptions, ScrapedNotice, Walker};
 use crate::config::{self, FeedDef, ScrapeSource, Source};
 use crate::model::{Item, RawDate};
 use crate::normalize::{self, Context};
+use crate::run::{http_client, print_stdout, runtime, Outcome};
 
 /// How many characters of content `check` shows per item.
 const CONTENT_PREVIEW: usize = 200;
@@ -132,9 +132,9 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<Outcome> {
     if args.json {
         let mut text = serde_json::to_string_pretty(&report).context("writing JSON")?;
         text.push('\n');
-        print_table(&text)?;
+        print_stdout(&text)?;
     } else {
-        print_table(&text_report(&report))?;
+        print_stdout(&text_report(&report))?;
         for w in &report.warnings {
             eprintln!("warning: {}: {}", report.feed, normalize::printable(w));
         }

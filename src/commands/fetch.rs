@@ -11,13 +11,13 @@ use anyhow::{Context as _, Result};
 use chrono::Utc;
 use url::Url;
 
-use crate::app::{cause_lines, http_client, runtime, spinner, Cause, FeedSummary, Loss, Outcome};
 use crate::cli::{FetchArgs, Global};
 use crate::collect::http::{self, PageSink, Sidecar};
 use crate::collect::site::{NoMemory, RunOptions, Walker};
 use crate::config::{self, FeedDef, Source};
 use crate::model::FeedId;
 use crate::normalize;
+use crate::run::{cause_lines, http_client, runtime, spinner, Cause, FeedSummary, Loss, Outcome};
 use crate::write;
 
 /// Where `fetch` saves what it fetched: `<root>/<host>/<path as on the site>`, each file

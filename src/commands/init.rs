@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use include_dir::{include_dir, Dir};
 
-use crate::app::Outcome;
 use crate::cli::InitArgs;
+use crate::run::Outcome;
 
 static FEEDS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/feeds");
 static NOTICES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/notices");

@@ -4,8 +4,8 @@
 use anyhow::{Context as _, Result};
 use clap::CommandFactory as _;
 
-use crate::app::{print_table, Outcome};
 use crate::cli::{Cli, CompletionsArgs};
+use crate::run::{print_stdout, Outcome};
 
 pub fn completions(args: &CompletionsArgs) -> Result<Outcome> {
     let mut cmd = Cli::command();
@@ -36,6 +36,6 @@ pub fn man() -> Result<Outcome> {
 
 /// Generated text goes out through the same pipe-safe writer as every table.
 fn write_stdout(bytes: &[u8]) -> Result<Outcome> {
-    print_table(&String::from_utf8_lossy(bytes))?;
+    print_stdout(&String::from_utf8_lossy(bytes))?;
     Ok(Outcome::default())
 }

@@ -5,6 +5,7 @@
 //! before any notice is read or any request is made. Unknown keys are errors, because a typo in
 //! a cron job's definition should fail loudly rather than be ignored for months.
 
+pub mod mirror;
 pub mod project;
 pub mod site;
 
@@ -18,6 +19,7 @@ use url::Url;
 
 use crate::model::{BadFeedId, FeedId, FeedMeta, Group};
 
+pub use mirror::MirrorSpec;
 pub use project::Project;
 
 /// Everything that can be wrong with a definition. Each names the file.
@@ -444,7 +446,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
             description,
             site_link,
             public_base,
-            // The project's, set with its public URL (`app::apply_project`).
+            // The project's, set with its public URL (`run::apply_project`).
             hubs: Vec::new(),
             language,
             timezone,

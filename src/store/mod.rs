@@ -69,7 +69,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::Type;
 use rusqlite::{named_params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::model::{Attachment, CanonicalUrl, FeedId, Guid, GuidKey, Item};
 
@@ -1165,8 +1164,7 @@ fn content_hash(item: &Item) -> String {
         attachments,
         published,
     ]);
-    let digest = Sha256::digest(fields.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::model::sha256_hex(fields.to_string().as_bytes())
 }
 
 #[cfg(test)]

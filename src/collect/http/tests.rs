@@ -39,6 +39,11 @@ async fn page(c: &Client, url: Url) -> Page {
     }
 }
 
+/// SITE's pages fetched from `base`.
+fn mirror(base: &str) -> Mirror {
+    Mirror::new(Url::parse(SITE).unwrap(), Url::parse(base).unwrap())
+}
+
 fn gbk(s: &str) -> Vec<u8> {
     GBK.encode(s).0.into_owned()
 }
@@ -453,7 +458,7 @@ async fn mirror_to_a_local_server_keeps_the_site_urls() {
     })
     .await;
     let base = server.base();
-    let mirror: Mirror = format!("{SITE}={base}").parse().unwrap();
+    let mirror = mirror(&base);
     let c = client(HttpOptions {
         mirrors: vec![mirror],
         ..opts()
@@ -501,7 +506,7 @@ async fn mirror_redirect_to_an_absolute_mirror_url_maps_back() {
     })
     .await;
     let c = client(HttpOptions {
-        mirrors: vec![format!("{SITE}={}", server.base()).parse().unwrap()],
+        mirrors: vec![mirror(&server.base())],
         ..opts()
     });
     let p = page(&c, Url::parse(&format!("{SITE}/old.html")).unwrap()).await;
@@ -525,7 +530,7 @@ async fn mirror_to_a_file_folder_keeps_the_site_urls() {
 
     let base = Url::from_directory_path(dir.path()).unwrap();
     let c = client(HttpOptions {
-        mirrors: vec![format!("{SITE}={base}").parse().unwrap()],
+        mirrors: vec![mirror(base.as_str())],
         ..opts()
     });
     let list = Url::parse(&format!("{SITE}/html/xiehuidongtai/xiehuitongzhi/?page=1")).unwrap();
@@ -650,9 +655,7 @@ async fn a_refused_connection_is_retried_then_reported() {
 async fn an_unresolvable_host_is_down_after_one_retry_and_reported_by_the_site_name() {
     // `.invalid` never resolves (RFC 2606); the mirror keeps the site's name in messages.
     let c = client(HttpOptions {
-        mirrors: vec![format!("{SITE}=http://noticefeed-test.invalid:8080")
-            .parse()
-            .unwrap()],
+        mirrors: vec![mirror("http://noticefeed-test.invalid:8080")],
         ..opts()
     });
     let started = Instant::now();
@@ -803,7 +806,7 @@ fn cached_client(server: &Server, age: Duration) -> (Client, Arc<MemoryRobots>) 
         },
     );
     let c = client(HttpOptions {
-        mirrors: vec![format!("{SITE}={}", server.base()).parse().unwrap()],
+        mirrors: vec![mirror(&server.base())],
         robots_cache: Some(cache.clone()),
         ..opts()
     });
@@ -1002,7 +1005,7 @@ async fn the_sink_gets_what_was_served_and_a_file_mirror_reads_its_sidecars() {
     .await;
     let sink = Arc::new(MemorySink::default());
     let c = client(HttpOptions {
-        mirrors: vec![format!("{SITE}={}", server.base()).parse().unwrap()],
+        mirrors: vec![mirror(&server.base())],
         sink: Some(sink.clone()),
         ..opts()
     });
@@ -1031,7 +1034,7 @@ async fn the_sink_gets_what_was_served_and_a_file_mirror_reads_its_sidecars() {
     std::fs::write(dir.path().join("a.pdf.noticefeed-length"), "1234\n").unwrap();
     let base = Url::from_directory_path(dir.path()).unwrap();
     let c = client(HttpOptions {
-        mirrors: vec![format!("{SITE}={base}").parse().unwrap()],
+        mirrors: vec![mirror(base.as_str())],
         ..opts()
     });
     let p = page(&c, site("/old")).await;

@@ -1,0 +1,234 @@
+//! Publishing for `build`: one feed's items into the store, its archive rendered and written;
+//! the folder-wide files (`feeds.opml`, `index.html`); the WebSub pings for what changed.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::config::FeedDef;
+use crate::model::{FeedId, Item};
+use crate::render::{self, Format};
+use crate::run::{isolated, FeedSummary};
+use crate::store::UpsertReport;
+use crate::write;
+
+use super::Run;
+
+/// Stores one feed's items (whose source succeeded), then renders its archive and writes the
+/// files whose bytes changed; records the outcome in the store's feed status. Runs isolated: a
+/// panic while storing, rendering or writing fails the feed, and its previous files stay.
+pub(super) fn store_and_publish(
+    run: &mut Run<'_>,
+    def: &FeedDef,
+    items: &[Item],
+    notices_failed: usize,
+    warnings: usize,
+) -> FeedSummary {
+    let now = run.now;
+    let had_files = has_files(&run.args.out, def.id());
+    let done = isolated(def.id(), "publishing", || {
+        let mut summary = FeedSummary {
+            feed: def.id().to_string(),
+            notices_failed,
+            warnings,
+            had_files,
+            ..Default::default()
+        };
+        let stored = store_render_write(run, def, items, &mut summary);
+        Ok((summary, stored))
+    });
+    match done {
+        Ok((mut summary, Ok(report))) => {
+            summary.ok = true;
+            if let Err(e) = run.store.record_success(def.id(), now, &report) {
+                log::error!("{}: {e:#}", def.id());
+            }
+            summary
+        }
+        Ok((mut summary, Err(e))) => {
+            let msg = format!("{e:#}");
+            record_failure(run, def.id(), &msg);
+            summary.error = Some(msg);
+            summary
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            record_failure(run, def.id(), &msg);
+            FeedSummary {
+                had_files,
+                ..FeedSummary::failed(def.id(), msg)
+            }
+        }
+    }
+}
+
+/// Notes a feed's failure in the store; a store that cannot take the note is reported, and
+/// the feed's own failure still is.
+pub(super) fn record_failure(run: &Run<'_>, id: &FeedId, msg: &str) {
+    if let Err(re) = run.store.record_failure(id, run.now, msg) {
+        log::error!("{id}: {re:#}");
+    }
+}
+
+/// Upsert → archive → render → write.
+fn store_render_write(
+    run: &mut Run<'_>,
+    def: &FeedDef,
+    items: &[Item],
+    summary: &mut FeedSummary,
+) -> Result<UpsertReport> {
+    let (_, report) = run.store.upsert(def.id(), items, run.now)?;
+    summary.new = report.new;
+    summary.updated = report.updated;
+    summary.unchanged = report.unchanged;
+    let mut archive = run.store.archive(def.id(), def.max_items)?;
+    // A store an older build wrote may hold a date this feed's zone cannot write (year 10000
+    // in Shanghai): reported and left out, never rendered.
+    archive.retain(|it| {
+        let ok = [it.published, it.updated]
+            .iter()
+            .all(|t| crate::model::is_publishable(*t, def.meta.timezone));
+        if !ok {
+            log::error!(
+                "{}: stored notice {} is dated {}, outside the years 1970–9999 in {}; left out",
+                def.id(),
+                it.guid,
+                it.published.to_rfc3339(),
+                def.meta.timezone
+            );
+        }
+        ok
+    });
+    if archive.is_empty() {
+        anyhow::bail!("no items to publish");
+    }
+    summary.items = archive.len();
+    for format in Format::ALL {
+        let doc = render::render(&def.meta, &archive, format);
+        let path = run.args.out.join(format.file_name(def.id().as_str()));
+        if write::publish(&path, doc.as_bytes())? {
+            summary.files_written += 1;
+            summary.changed.push(format.file_name(def.id().as_str()));
+        }
+    }
+    let page = render::html::feed_page(&def.meta, &archive)?;
+    let path = run
+        .args
+        .out
+        .join(render::html::page_name(def.id().as_str()));
+    if write::publish(&path, page.as_bytes())? {
+        summary.files_written += 1;
+    }
+    Ok(report)
+}
+
+/// Writes the folder-wide files from the store: every defined feed that has items (its files
+/// were published by this run or an earlier one), grouped by site. Returns how many changed.
+pub(super) fn write_folder_files(
+    run: &Run<'_>,
+    all: &[FeedDef],
+    public_url: Option<&url::Url>,
+) -> Result<usize> {
+    let mut feeds = Vec::new();
+    for def in all {
+        let items = run.store.archive(def.id(), def.max_items)?;
+        if !items.is_empty() {
+            feeds.push((def, def.group(all), items));
+        }
+    }
+    let listed: Vec<render::Listed<'_>> = feeds
+        .iter()
+        .map(|(def, group, items)| render::Listed {
+            meta: &def.meta,
+            group,
+            items,
+        })
+        .collect();
+    if listed.is_empty() {
+        // Nothing published yet (a first run whose feeds all failed): no empty list either.
+        return Ok(0);
+    }
+    let mut written = 0;
+    let opml = render::opml::render(&listed);
+    let path = run.args.out.join(render::opml::FILE_NAME);
+    written += usize::from(write::publish(&path, opml.as_bytes())?);
+    let index = render::html::index(&listed, public_url)?;
+    let path = run.args.out.join(render::html::INDEX);
+    written += usize::from(write::publish(&path, index.as_bytes())?);
+    Ok(written)
+}
+
+/// WebSub: pings each hub once per feed document this run rewrote, after everything is
+/// written. Failures are warnings; a run that changed nothing sends nothing.
+pub(super) fn announce(
+    defs: &[FeedDef],
+    summaries: &[FeedSummary],
+    rt: Option<&tokio::runtime::Runtime>,
+) {
+    let mut pings = Vec::new();
+    for s in summaries.iter().filter(|s| s.ok) {
+        let Some(def) = defs.iter().find(|d| d.id().as_str() == s.feed) else {
+            continue;
+        };
+        let Some(base) = &def.meta.public_base else {
+            continue;
+        };
+        for name in &s.changed {
+            let Ok(topic) = base.join(name) else { continue };
+            pings.extend(def.meta.hubs.iter().map(|hub| crate::websub::Ping {
+                hub: hub.clone(),
+                topic: topic.clone(),
+                feed: def.id().clone(),
+            }));
+        }
+    }
+    if pings.is_empty() {
+        return;
+    }
+    let client = match crate::websub::client() {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!("websub: no pings sent: {e}");
+            return;
+        }
+    };
+    let own;
+    let rt = match rt {
+        Some(rt) => rt,
+        None => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => {
+                own = r;
+                &own
+            }
+            Err(e) => {
+                log::warn!("websub: no pings sent: {e}");
+                return;
+            }
+        },
+    };
+    let failed = rt.block_on(crate::websub::publish(&client, &pings));
+    for f in &failed {
+        log::warn!(
+            "{}: websub hub {} was not told {} changed: {}",
+            f.ping.feed,
+            f.ping.hub,
+            f.ping.topic,
+            f.reason
+        );
+    }
+    log::info!(
+        "websub: {} of {} pings accepted",
+        pings.len() - failed.len(),
+        pings.len()
+    );
+}
+
+/// Whether a feed's files are already in the output folder.
+pub(super) fn has_files(out: &Path, id: &FeedId) -> bool {
+    Format::ALL
+        .iter()
+        .any(|f| out.join(f.file_name(id.as_str())).exists())
+}
