@@ -80,6 +80,11 @@ impl Plan {
         })
     }
 
+    /// Whether a selected merge reads this feed's items of the run.
+    fn feeds_a_merge(&self, id: &FeedId) -> bool {
+        self.merges().any(|(_, members)| members.contains(id))
+    }
+
     fn is_selected(&self, id: &FeedId) -> bool {
         self.selected.iter().any(|d| d.id() == id)
     }
@@ -92,8 +97,9 @@ impl Plan {
     }
 }
 
-/// What the collection left for the merges: each collected feed's items (`None`: its source
-/// failed).
+/// What the collection left for the merges: the items of each member of a selected merge
+/// (`None`: its source failed). Other feeds' items are dropped once published, so a run holds
+/// one feed's items at a time whatever the number of feeds.
 type Collected = HashMap<FeedId, Option<Vec<Item>>>;
 
 pub fn run(global: &Global, args: &BuildArgs) -> Result<Outcome> {
@@ -206,12 +212,16 @@ fn collect_and_publish_sources(
                         f.warnings,
                     ));
                 }
-                collected.insert(def.id().clone(), Some(f.items));
+                if plan.feeds_a_merge(def.id()) {
+                    collected.insert(def.id().clone(), Some(f.items));
+                }
             }
             Err(e) => {
                 let msg = format!("{e:#}");
                 record_failure(run, def.id(), &msg);
-                collected.insert(def.id().clone(), None);
+                if plan.feeds_a_merge(def.id()) {
+                    collected.insert(def.id().clone(), None);
+                }
                 if publish {
                     summaries.push(FeedSummary {
                         had_files,
