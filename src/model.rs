@@ -450,6 +450,48 @@ pub fn order_and_limit(items: &mut Vec<Item>, max: usize) {
     items.truncate(max);
 }
 
+/// A local notice file's identity as its metadata tells it, read without opening the file: a
+/// file whose stamp is the one the store remembers is not read again (as make and rsync
+/// decide). Size, modification time to the nanosecond, and inode (0 where there is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    pub size: u64,
+    /// Nanoseconds since the Unix epoch (negative before it).
+    pub mtime_ns: i64,
+    pub inode: u64,
+}
+
+impl FileStamp {
+    /// The stamp of a file from its metadata (`fs::metadata`, which follows symlinks).
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        let mtime_ns = meta.modified().map_or(0, |t| {
+            match t.duration_since(std::time::SystemTime::UNIX_EPOCH) {
+                Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+                Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+            }
+        });
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Self {
+            size: meta.len(),
+            mtime_ns,
+            inode,
+        }
+    }
+}
+
+/// What the store remembers of one notice file of a local feed: where it is (relative to the
+/// notice folder, `/`-separated), its stamp, and the SHA-256 of its bytes when it was read. A
+/// file whose stamp changed but whose bytes hash the same is no change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub rel_path: String,
+    pub stamp: FileStamp,
+    pub content_hash: [u8; 32],
+}
+
 /// A merged feed's items: each notice once (one GUID is one notice, whichever channels list
 /// it), in member order, with the categories of every member that lists it.
 pub fn merge(members: &[&[Item]]) -> Vec<Item> {
@@ -518,6 +560,21 @@ mod tests {
         assert_eq!(merged[0].categories, ["通知", "公告"]);
         assert_eq!(merged[2].categories, ["公告"]);
         assert!(merge(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_file_stamp_has_nanoseconds_and_the_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "abc").unwrap();
+        let t = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 123_456_789);
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_times(std::fs::FileTimes::new().set_modified(t))
+            .unwrap();
+        let s = FileStamp::of(&std::fs::metadata(&path).unwrap());
+        assert_eq!((s.size, s.mtime_ns), (3, 1_700_000_000_123_456_789));
+        #[cfg(unix)]
+        assert_ne!(s.inode, 0);
     }
 
     #[test]
