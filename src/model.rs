@@ -4,6 +4,9 @@
 //! No I/O lives here. Identity types are newtypes with one constructor each, so a raw `String`
 //! can never reach a GUID slot and a link is always compared in its one canonical spelling.
 
+pub mod cache;
+pub mod change;
+
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};

@@ -5,6 +5,8 @@
 //! literal. The one time that is not in the notice, the moment a scraped notice was first seen,
 //! is passed in by the caller.
 
+pub mod revision;
+
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 

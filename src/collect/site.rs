@@ -22,6 +22,7 @@ use super::http::{self, Client, Request, Response};
 use super::scrape::{self, DetailPage, ListEntry, ListPage};
 use crate::config::site::{Pagination, SiteDef};
 use crate::config::{self, ScrapeSource};
+use crate::model::cache::CachedPage;
 use crate::model::{Attachment, CanonicalUrl, RawBody, RawDate, RawNotice};
 use crate::normalize;
 
@@ -47,20 +48,11 @@ pub enum Error {
     },
 }
 
-/// A list page body kept between runs, so a `304 Not Modified` can be re-read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedList {
-    pub url: String,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    pub body: String,
-}
-
 /// What earlier runs left: cached list pages, and the notices already stored, whose detail
 /// pages are not requested again unless `refresh`. The store implements it; `check` and tests
 /// use [`NoMemory`].
 pub trait Memory {
-    fn cached_list(&self, url: &str) -> Option<CachedList>;
+    fn cached_list(&self, url: &str) -> Option<CachedPage>;
     /// Whether this feed already holds the notice with this canonical link key.
     fn is_known(&self, link_key: &str) -> bool;
 }
@@ -69,7 +61,7 @@ pub trait Memory {
 pub struct NoMemory;
 
 impl Memory for NoMemory {
-    fn cached_list(&self, _: &str) -> Option<CachedList> {
+    fn cached_list(&self, _: &str) -> Option<CachedPage> {
         None
     }
     fn is_known(&self, _: &str) -> bool {
@@ -105,7 +97,7 @@ pub struct Scraped {
     pub notices: Vec<ScrapedNotice>,
     pub warnings: Vec<String>,
     /// List pages fetched with a 200 in this run, to cache for the next.
-    pub fresh_pages: Vec<CachedList>,
+    pub fresh_pages: Vec<CachedPage>,
     /// Every list page read, with what it matched (for `check`).
     pub pages: Vec<(Url, ListPage)>,
 }
@@ -154,6 +146,7 @@ impl Walker {
         url: &Url,
         site: &SiteDef,
         memory: &dyn Memory,
+        now: DateTime<Utc>,
         out: &mut Scraped,
     ) -> Result<(String, &'static str), http::Error> {
         let cached = memory.cached_list(url.as_str());
@@ -171,11 +164,12 @@ impl Walker {
                 None => Ok((self.plain_get(url, site).await?, "200")),
             },
             Response::Fetched(page) => {
-                out.fresh_pages.push(CachedList {
+                out.fresh_pages.push(CachedPage {
                     url: url.to_string(),
                     etag: page.etag.clone(),
                     last_modified: page.last_modified.clone(),
                     body: page.text.clone(),
+                    fetched_at: now,
                 });
                 Ok((page.text, "200"))
             }
@@ -210,7 +204,8 @@ impl Walker {
         let mut url = src.url.clone();
         for n in 1..=max_pages {
             seen_pages.insert(url.to_string());
-            let (body, status) = match self.list_page(&url, site, memory, &mut out).await {
+            let (body, status) = match self.list_page(&url, site, memory, opts.now, &mut out).await
+            {
                 Ok(b) => b,
                 Err(source) if n == 1 => return Err(Error::List { url, source }),
                 Err(e) => {

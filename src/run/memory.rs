@@ -6,10 +6,11 @@ use std::sync::Mutex;
 
 use anyhow::Result;
 
-use crate::collect::http::{CachedRobots, RobotsCache};
-use crate::collect::site::{CachedList, Memory};
+use crate::collect::http::RobotsCache;
+use crate::collect::site::Memory;
+use crate::model::cache::{CachedPage, CachedRobots};
 use crate::model::FeedId;
-use crate::store::{Store, StoredRobots};
+use crate::store::Store;
 
 /// The store's robots.txt copies as the HTTP layer's cache. The `!Sync` connection cannot go
 /// into the async fetches, so the copies are loaded before the run and the ones the run fetched
@@ -25,16 +26,7 @@ impl StoreRobots {
         let entries = store
             .robots()?
             .into_iter()
-            .map(|r| {
-                let entry = CachedRobots {
-                    status: r.status,
-                    body: r.body,
-                    etag: r.etag,
-                    last_modified: r.last_modified,
-                    fetched_at: r.fetched_at.into(),
-                };
-                (r.url, (entry, false))
-            })
+            .map(|(url, entry)| (url, (entry, false)))
             .collect();
         Ok(Self {
             entries: Mutex::new(entries),
@@ -45,14 +37,7 @@ impl StoreRobots {
     pub fn save(&self, store: &Store) -> Result<()> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         for (url, (entry, _)) in entries.iter().filter(|(_, (_, changed))| *changed) {
-            store.put_robots(&StoredRobots {
-                url: url.clone(),
-                status: entry.status,
-                body: entry.body.clone(),
-                etag: entry.etag.clone(),
-                last_modified: entry.last_modified.clone(),
-                fetched_at: entry.fetched_at.into(),
-            })?;
+            store.put_robots(url, entry)?;
         }
         Ok(())
     }
@@ -80,14 +65,8 @@ pub struct StoreMemory<'a> {
 }
 
 impl Memory for StoreMemory<'_> {
-    fn cached_list(&self, url: &str) -> Option<CachedList> {
-        let page = self.store.cached_page(url).ok().flatten()?;
-        Some(CachedList {
-            url: page.url,
-            etag: page.etag,
-            last_modified: page.last_modified,
-            body: page.body,
-        })
+    fn cached_list(&self, url: &str) -> Option<CachedPage> {
+        self.store.cached_page(url).ok().flatten()
     }
 
     fn is_known(&self, link_key: &str) -> bool {

@@ -102,3 +102,40 @@ fn lock_path(state_path: &Path) -> PathBuf {
     name.push(".lock");
     PathBuf::from(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn run_lock_is_exclusive_and_can_be_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/state.sqlite");
+        let first = RunLock::acquire(&state, false).unwrap();
+        assert_eq!(first.path(), dir.path().join("state/state.sqlite.lock"));
+
+        // Another open file description, as a second process would have.
+        let err = RunLock::acquire(&state, false).unwrap_err();
+        assert!(matches!(err, LockError::Busy { .. }), "{err:?}");
+        assert!(err.to_string().contains("--wait"), "{err}");
+
+        // The waiter must not get the lock before `first` is dropped.
+        let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waiter = {
+            let (state, released) = (state.clone(), released.clone());
+            std::thread::spawn(move || {
+                let lock = RunLock::acquire(&state, true);
+                assert!(released.load(std::sync::atomic::Ordering::SeqCst));
+                lock.map(drop)
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        released.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(first);
+        waiter.join().unwrap().unwrap();
+        // Released again when the waiter's lock was dropped.
+        RunLock::acquire(&state, false).unwrap();
+    }
+}

@@ -36,6 +36,8 @@ use reqwest::StatusCode;
 use tokio::sync::OnceCell;
 use url::{Position, Url};
 
+use crate::model::cache::CachedRobots;
+
 pub use decode::{decode, Decoded};
 pub use health::Down;
 pub use mirror::{relative_path, sidecar, Mirror, Sidecar};
@@ -133,19 +135,7 @@ impl Default for HttpOptions {
     }
 }
 
-/// One origin's robots.txt as last fetched, kept between runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedRobots {
-    /// The status the rules were read from: 200 (the body's rules) or a 4xx (allow all, empty
-    /// body). Server errors and network failures are never cached.
-    pub status: u16,
-    pub body: String,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    /// When the copy was fetched or last confirmed by a 304: its age is counted from here.
-    pub fetched_at: SystemTime,
-}
-
+// The copy's freshness is the HTTP layer's business; the record is the model's.
 impl CachedRobots {
     fn is_fresh(&self, now: SystemTime, ttl: Duration) -> bool {
         // A copy from the future (the clock went back) counts as stale: one conditional request
@@ -161,7 +151,7 @@ impl CachedRobots {
 
 /// Where robots.txt copies live between runs, keyed by the robots.txt URL in the site's own
 /// space (`https://www.chinania.org.cn/robots.txt`, never a mirror's). Implemented over the store
-/// by `app`; the client only reads and writes entries, so it never touches SQLite from async
+/// by the build; the client only reads and writes entries, so it never touches SQLite from async
 /// code.
 pub trait RobotsCache: Send + Sync + std::fmt::Debug {
     fn get(&self, robots_url: &str) -> Option<CachedRobots>;

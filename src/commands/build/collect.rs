@@ -9,10 +9,10 @@ use anyhow::Result;
 use crate::collect::local;
 use crate::collect::site::RunOptions;
 use crate::config::{FeedDef, ScrapeSource, Source};
-use crate::model::{sha256_hex, FeedId, GuidKey, Item, RawNotice};
+use crate::model::{FeedId, GuidKey, Item, RawNotice};
 use crate::normalize::{self, Context};
 use crate::run::StoreMemory;
-use crate::store::{CachedPage, Identity, Store};
+use crate::store::{Identity, Store};
 
 use super::Run;
 
@@ -174,14 +174,7 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
         }
     }
     for page in scraped.fresh_pages {
-        run.store.put_cached_page(&CachedPage {
-            content_hash: sha256_hex(page.body.as_bytes()),
-            url: page.url,
-            etag: page.etag,
-            last_modified: page.last_modified,
-            body: page.body,
-            fetched_at: run.now,
-        })?;
+        run.store.put_cached_page(&page)?;
     }
     Ok(fresh)
 }

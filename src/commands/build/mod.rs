@@ -1,6 +1,6 @@
 //! `noticefeed build [FEED_ID...]`: lock the store → per feed: collect (local | scrape) →
-//! normalize → pin GUIDs → store (upsert) → archive → render → write; merged feeds after their
-//! members; then the folder-wide files, WebSub pings and the run summary. One feed's failure is
+//! normalize → pin GUIDs → decide what changed (`normalize::revision`) → store → archive →
+//! render → write; merged feeds after their members; then the folder-wide files, WebSub pings and the run summary. One feed's failure is
 //! reported, recorded in the store and counted, never allowed to stop the others, and its
 //! previous files stay exactly as they were.
 

@@ -6,10 +6,10 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::config::FeedDef;
+use crate::model::change::UpsertReport;
 use crate::model::{FeedId, Item};
 use crate::render::{self, Format};
 use crate::run::{isolated, FeedSummary};
-use crate::store::UpsertReport;
 use crate::write;
 
 use super::Run;
@@ -70,14 +70,16 @@ pub(super) fn record_failure(run: &Run<'_>, id: &FeedId, msg: &str) {
     }
 }
 
-/// Upsert → archive → render → write.
+/// Decide and store the run's items → archive → render → write.
 fn store_render_write(
     run: &mut Run<'_>,
     def: &FeedDef,
     items: &[Item],
     summary: &mut FeedSummary,
 ) -> Result<UpsertReport> {
-    let (_, report) = run.store.upsert(def.id(), items, run.now)?;
+    let archived = run.store.archived(def.id())?;
+    let decided = crate::normalize::revision::decide_all(items, archived, run.now);
+    let (_, report) = run.store.save_items(def.id(), &decided, run.now)?;
     summary.new = report.new;
     summary.updated = report.updated;
     summary.unchanged = report.unchanged;
