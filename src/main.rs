@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!(
             "error: internal error, please report it: {}",
-            noticefeed::normalize::printable(&info.to_string().replace('\n', " "))
+            noticefeed::text::printable(&info.to_string().replace('\n', " "))
         );
     }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli)));
@@ -28,10 +28,7 @@ fn main() -> ExitCode {
         Ok(outcome) if outcome.ok() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
-            eprintln!(
-                "error: {}",
-                noticefeed::normalize::printable(&format!("{e:#}"))
-            );
+            eprintln!("error: {}", noticefeed::text::printable(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -80,7 +77,7 @@ fn init_logging(quiet: bool, verbose: u8) {
             // Messages carry text from sites and notice files: control characters are escaped
             // before they reach the operator's terminal or cron's mail.
             let text = record.args().to_string();
-            writeln!(buf, "{prefix}{}", noticefeed::normalize::printable(&text))
+            writeln!(buf, "{prefix}{}", noticefeed::text::printable(&text))
         })
         .init();
 }

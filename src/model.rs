@@ -82,32 +82,6 @@ fn is_tracking_param(name: &str) -> bool {
         )
 }
 
-/// Re-spells percent escapes: unreserved characters are decoded (`%41` → `A`) and the
-/// remaining escapes use upper-case hex, so two spellings of one path compare equal.
-fn normalize_percent(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = &s[i + 1..i + 3];
-            if let Ok(v) = u8::from_str_radix(hex, 16) {
-                if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
-                    out.push(v as char);
-                } else {
-                    out.push('%');
-                    out.push_str(&hex.to_ascii_uppercase());
-                }
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i] as char);
-        i += 1;
-    }
-    out
-}
-
 /// Why a link was refused. Each names the value as it was written, so the warning that drops
 /// it can say what the page or file held.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -195,7 +169,7 @@ impl CanonicalUrl {
             pairs.sort();
             u.query_pairs_mut().clear().extend_pairs(pairs);
         }
-        let path = normalize_percent(u.path());
+        let path = crate::text::normalize_percent(u.path());
         u.set_path(&path);
         Self(u)
     }

@@ -11,6 +11,8 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::model::{is_publishable, Guid, GuidKey, Item, RawBody, RawDate, RawNotice};
+use crate::nesting::{html_too_deep, markdown_too_deep, MAX_NESTING};
+use crate::text::{clean_text, escape_html, strip_xml_invalid};
 
 /// Why a notice could not become an item. Each names where it came from.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -36,29 +38,76 @@ pub enum Error {
 pub struct Context<'a> {
     /// The feed's zone: every date without an offset is wall-clock time there.
     pub timezone: Tz,
-    /// For notices whose source gave no usable date: when noticefeed first saw them. `None`
-    /// (local notices) makes such a notice an error instead, never "now".
+    /// For notices whose source gave no usable date: when noticefeed first saw them (the run's
+    /// start). It is also the latest date believed (with [`FUTURE_SLACK`]): a site does not
+    /// publish a notice after we read it. `None` (local notices) makes a missing or impossible
+    /// date an error instead, never "now".
     pub first_seen: Option<DateTime<Utc>>,
     /// Extra categories (e.g. the channel's name), added after the notice's own tags.
     pub categories: &'a [String],
 }
 
+/// How far after the run a scraped date may lie and still be believed: clocks of servers and
+/// of the machine running noticefeed disagree by minutes, never by more.
+pub const FUTURE_SLACK: chrono::Duration = chrono::Duration::minutes(60);
+
+/// The instant a date names, with wall-clock time put in `tz`; `None` when there is none.
+fn given_date(date: &RawDate, tz: Tz) -> Option<DateTime<Utc>> {
+    match date {
+        RawDate::Zoned(d) => Some(d.with_timezone(&Utc)),
+        RawDate::Local(local) => Some(local_to_utc(*local, tz)),
+        RawDate::Absent | RawDate::Untrusted { .. } => None,
+    }
+}
+
+/// Whether a date given by the source can be published as it is: every output can write it,
+/// and (for a scraped notice) it does not lie after the run that read it.
+fn is_believed(t: DateTime<Utc>, cx: &Context<'_>) -> bool {
+    is_publishable(t, cx.timezone) && cx.first_seen.is_none_or(|seen| t <= seen + FUTURE_SLACK)
+}
+
+/// The warning for a scraped date that is not believed.
+fn doubt(origin: &str, t: DateTime<Utc>, cx: &Context<'_>) -> String {
+    let shown = t.with_timezone(&cx.timezone).format("%Y-%m-%d %H:%M");
+    if is_publishable(t, cx.timezone) {
+        format!("{origin}: date `{shown}` is in the future; dated when first seen")
+    } else {
+        format!("{origin}: date `{shown}` is outside the years 1970–9999; dated when first seen")
+    }
+}
+
 /// How many characters of body text a summary keeps.
 const SUMMARY_CHARS: usize = 280;
 
-/// Converts one notice.
-pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
+/// Converts one notice. A date that is not believed, and is replaced by the moment the notice
+/// was first seen, adds a warning naming the notice and the value to `warnings`.
+pub fn normalize(
+    raw: RawNotice,
+    cx: &Context<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Item, Error> {
     let title = clean_text(&raw.title);
     if title.is_empty() {
         return Err(Error::NoTitle { origin: raw.origin });
     }
-    let date_estimated = raw.date.is_unusable();
-    let published = match &raw.date {
-        RawDate::Zoned(d) => d.with_timezone(&Utc),
-        RawDate::Local(local) => local_to_utc(*local, cx.timezone),
-        RawDate::Absent | RawDate::Untrusted { .. } => match cx.first_seen {
-            Some(seen) => seen,
-            None => {
+    let (published, date_estimated) = match given_date(&raw.date, cx.timezone) {
+        Some(t) if is_believed(t, cx) => (t, false),
+        // Scraped: a date that is missing or not believed becomes the moment it was first seen.
+        given => match (cx.first_seen, given) {
+            (Some(seen), Some(t)) => {
+                warnings.push(doubt(&raw.origin, t, cx));
+                (seen, true)
+            }
+            (Some(seen), None) => (seen, true),
+            // A local notice: never invented, an error naming the value.
+            (None, Some(value)) => {
+                return Err(Error::DateOutOfRange {
+                    origin: raw.origin,
+                    value,
+                    tz: cx.timezone,
+                })
+            }
+            (None, None) => {
                 let value = match &raw.date {
                     RawDate::Untrusted { raw } => Some(raw.clone()),
                     _ => None,
@@ -70,13 +119,6 @@ pub fn normalize(raw: RawNotice, cx: &Context<'_>) -> Result<Item, Error> {
             }
         },
     };
-    if !is_publishable(published, cx.timezone) {
-        return Err(Error::DateOutOfRange {
-            origin: raw.origin,
-            value: published,
-            tz: cx.timezone,
-        });
-    }
     let Some(key) = guid_key(&raw) else {
         return Err(Error::NoIdentity { origin: raw.origin });
     };
@@ -197,282 +239,6 @@ pub fn local_to_utc(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
     }
 }
 
-/// Characters XML 1.0 forbids (C0 controls except tab/newline/CR, U+FFFE/U+FFFF, lone
-/// surrogates cannot occur in Rust strings) are dropped: one stray byte must not break a feed.
-/// So are DEL and the C1 controls (U+007F–U+009F), which XML allows but discourages: they are
-/// invisible, and a C1 CSI is a terminal escape.
-pub fn strip_xml_invalid(s: &str) -> String {
-    s.chars()
-        .filter(|&c| {
-            matches!(c, '\t' | '\n' | '\r')
-                || ('\u{20}'..='\u{7E}').contains(&c)
-                || ('\u{A0}'..='\u{D7FF}').contains(&c)
-                || ('\u{E000}'..='\u{FFFD}').contains(&c)
-                || c >= '\u{10000}'
-        })
-        .collect()
-}
-
-/// One-line text: XML-invalid characters dropped, runs of whitespace (including the
-/// ideographic space U+3000 and no-break space) folded to one space, ends trimmed. Single
-/// ASCII spaces inside a title are meaningful and kept.
-pub fn clean_text(s: &str) -> String {
-    let s = strip_xml_invalid(s);
-    let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}' {
-            pending_space = true;
-        } else if !c.is_control() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Text for a terminal or a log: control characters other than newline and tab (ESC, BEL, CR,
-/// DEL, the C1 range) are shown as `\u{1b}` escapes, so text from a site or a notice file can
-/// never move the cursor, retitle the window or ring the bell of the operator's terminal.
-pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
-    {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() && !matches!(c, '\n' | '\t') {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Plain text as HTML text: the markup characters become entities.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// How deep HTML elements or Markdown containers may nest. Real pages stay under 60; parsers
-/// spend time quadratic in the depth (100,000 nested `<div>` took 80 s of CPU), so anything
-/// deeper is refused before it is parsed.
-pub const MAX_NESTING: usize = 256;
-
-/// Elements that never have content.
-const VOID_ELEMENTS: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param",
-    "source", "track", "wbr", "basefont", "bgsound", "frame", "image",
-];
-
-/// Elements whose content is text up to their end tag.
-const RAW_TEXT_ELEMENTS: &[&str] = &[
-    "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
-];
-
-/// Start tags that close an open `<p>`, as the HTML tree builder does.
-const CLOSES_P: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "center",
-    "details",
-    "dialog",
-    "dir",
-    "div",
-    "dl",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hgroup",
-    "hr",
-    "main",
-    "menu",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "ul",
-];
-
-/// Whether `html` nests elements deeper than `limit`, estimated by one linear scan that follows
-/// the tree builder's main rules (end tags close what they match, void and self-closing
-/// elements hold nothing, `<p>`, `<li>`, `<dt>`/`<dd>`, `<td>`/`<th>`, `<tr>` and `<option>`
-/// close their open predecessor, raw-text elements are skipped). It stops as soon as the limit
-/// is passed, so it costs at most one pass over the text.
-pub fn html_too_deep(html: &str, limit: usize) -> bool {
-    let b = html.as_bytes();
-    let lower = |s: &[u8]| String::from_utf8_lossy(s).to_ascii_lowercase();
-    let mut stack: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let Some(off) = b[i..].iter().position(|&c| c == b'<') else {
-            break;
-        };
-        i += off + 1;
-        if b[i..].starts_with(b"!--") {
-            i = find(b, i + 3, b"-->").map_or(b.len(), |e| e + 3);
-            continue;
-        }
-        if matches!(b.get(i), Some(b'!' | b'?')) {
-            i = find(b, i, b">").map_or(b.len(), |e| e + 1);
-            continue;
-        }
-        let closing = b.get(i) == Some(&b'/');
-        if closing {
-            i += 1;
-        }
-        let start = i;
-        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b':') {
-            i += 1;
-        }
-        if i == start || !b[start].is_ascii_alphabetic() {
-            continue;
-        }
-        let name = lower(&b[start..i]);
-        // The end of the tag, stepping over quoted attribute values.
-        let mut quote = None;
-        while i < b.len() {
-            match (quote, b[i]) {
-                (None, b'"' | b'\'') => quote = Some(b[i]),
-                (Some(q), c) if c == q => quote = None,
-                (None, b'>') => break,
-                _ => {}
-            }
-            i += 1;
-        }
-        let self_closing = i > 0 && b.get(i - 1) == Some(&b'/');
-        i += 1;
-        if closing {
-            if let Some(pos) = stack.iter().rposition(|n| *n == name) {
-                stack.truncate(pos);
-            }
-            continue;
-        }
-        if VOID_ELEMENTS.contains(&name.as_str()) || self_closing {
-            continue;
-        }
-        if RAW_TEXT_ELEMENTS.contains(&name.as_str()) {
-            let end = format!("</{name}");
-            i = find_ascii_ci(b, i, end.as_bytes()).unwrap_or(b.len());
-            continue;
-        }
-        let close_up_to = |stack: &mut Vec<String>, same: &[&str], fence: &[&str]| {
-            if let Some(pos) = stack.iter().rposition(|n| same.contains(&n.as_str())) {
-                if !stack[pos + 1..].iter().any(|n| fence.contains(&n.as_str())) {
-                    stack.truncate(pos);
-                }
-            }
-        };
-        if CLOSES_P.contains(&name.as_str()) {
-            close_up_to(
-                &mut stack,
-                &["p"],
-                &["button", "table", "td", "th", "object"],
-            );
-        }
-        match name.as_str() {
-            "li" => close_up_to(&mut stack, &["li"], &["ul", "ol"]),
-            "dt" | "dd" => close_up_to(&mut stack, &["dt", "dd"], &["dl"]),
-            "td" | "th" => close_up_to(&mut stack, &["td", "th"], &["tr", "table"]),
-            "tr" => close_up_to(&mut stack, &["tr"], &["table"]),
-            "option" => close_up_to(&mut stack, &["option"], &["select"]),
-            _ => {}
-        }
-        stack.push(name);
-        if stack.len() > limit {
-            return true;
-        }
-    }
-    false
-}
-
-fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-}
-
-fn find_ascii_ci(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-        .map(|p| p + from)
-}
-
-/// Whether Markdown nests containers (block quotes, list items) deeper than `limit`: per line,
-/// the `>` markers and the indentation (two columns a level) before its text.
-pub fn markdown_too_deep(md: &str, limit: usize) -> bool {
-    md.lines().any(|line| {
-        let mut depth = 0usize;
-        let mut indent = 0usize;
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '>' => depth += 1,
-                ' ' => indent += 1,
-                '\t' => indent += 4,
-                // A list marker only when a space follows: `-----` is a rule, not 5 lists.
-                '-' | '*' | '+' if matches!(chars.peek(), Some(' ' | '\t')) => depth += 1,
-                _ => break,
-            }
-            if depth + indent / 2 > limit {
-                return true;
-            }
-        }
-        false
-    })
-}
-
-/// The most body text one notice keeps (1 MiB): a notice is a page of text, and a 200 MB one
-/// would otherwise be a 200 MB row and 200 MB feeds.
-pub const MAX_CONTENT_BYTES: usize = 1024 * 1024;
-
-/// Cuts `s` to [`MAX_CONTENT_BYTES`] on a character boundary; `Some(original length)` when it
-/// did, for the caller's warning naming the file or page.
-pub fn cap_content(s: &mut String) -> Option<usize> {
-    if s.len() <= MAX_CONTENT_BYTES {
-        return None;
-    }
-    let len = s.len();
-    let mut cut = MAX_CONTENT_BYTES;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    s.truncate(cut);
-    Some(len)
-}
-
 /// CommonMark plus tables and strikethrough, as notices copied from office documents use them.
 pub fn markdown_to_html(md: &str) -> String {
     use pulldown_cmark::{html, Options, Parser};
@@ -551,7 +317,7 @@ mod tests {
 
     #[test]
     fn local_dates_are_read_in_the_feed_zone() {
-        let item = normalize(raw(), &cx()).unwrap();
+        let item = normalize(raw(), &cx(), &mut vec![]).unwrap();
         assert_eq!(item.published.to_rfc3339(), "2026-01-22T16:00:00+00:00");
         assert_eq!(item.title, "Title one");
         assert_eq!(item.content_html, "<p>a &lt; b &amp; c</p>");
@@ -565,19 +331,19 @@ mod tests {
         r.date = RawDate::Untrusted {
             raw: "2026-02-30".into(),
         };
-        let e = normalize(r.clone(), &cx()).unwrap_err();
+        let e = normalize(r.clone(), &cx(), &mut vec![]).unwrap_err();
         assert!(e.to_string().contains("2026-02-30"));
         let seen = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
         let c = Context {
             first_seen: Some(seen),
             ..cx()
         };
-        assert_eq!(normalize(r, &c).unwrap().published, seen);
+        assert_eq!(normalize(r, &c, &mut vec![]).unwrap().published, seen);
     }
 
     #[test]
     fn guid_prefers_id_then_link_then_path_and_ignores_content() {
-        let a = normalize(raw(), &cx()).unwrap().guid;
+        let a = normalize(raw(), &cx(), &mut vec![]).unwrap().guid;
         let mut edited = raw();
         edited.title = "Another title".into();
         edited.body = RawBody::Markdown("new".into());
@@ -586,13 +352,13 @@ mod tests {
             first_seen: Some(Utc::now()),
             ..cx()
         };
-        assert_eq!(normalize(edited, &c).unwrap().guid, a);
+        assert_eq!(normalize(edited, &c, &mut vec![]).unwrap().guid, a);
         let mut linked = raw();
         linked.link = Some(CanonicalUrl::parse("https://h/x.html").unwrap());
-        let b = normalize(linked.clone(), &cx()).unwrap().guid;
+        let b = normalize(linked.clone(), &cx(), &mut vec![]).unwrap().guid;
         assert_ne!(a, b);
         linked.explicit_id = Some("x".into());
-        assert_ne!(normalize(linked, &cx()).unwrap().guid, b);
+        assert_ne!(normalize(linked, &cx(), &mut vec![]).unwrap().guid, b);
     }
 
     #[test]
@@ -610,7 +376,7 @@ mod tests {
             mime: "application/pdf".into(),
             length: 0,
         }];
-        let item = normalize(r, &cx()).unwrap();
+        let item = normalize(r, &cx(), &mut vec![]).unwrap();
         let h = &item.content_html;
         assert!(
             !h.contains("script") && !h.contains("onclick") && !h.contains("javascript"),
@@ -636,7 +402,7 @@ mod tests {
              <a href=\"javascript://x/%0Aalert(document.domain)//a.pdf\">g</a>"
                 .into(),
         );
-        let h = normalize(r, &cx()).unwrap().content_html;
+        let h = normalize(r, &cx(), &mut vec![]).unwrap().content_html;
         assert_eq!(h.matches("href=").count(), 1, "{h}");
         assert!(h.contains("href=\"https://h/ok.html\""), "{h}");
         for bad in ["javascript", "data:", "file:", "mailto:", "rel.html"] {
@@ -651,7 +417,7 @@ mod tests {
         let mut r = raw();
         r.date =
             RawDate::Zoned(chrono::DateTime::parse_from_rfc3339("9999-12-31T20:00:00Z").unwrap());
-        let e = normalize(r.clone(), &cx()).unwrap_err();
+        let e = normalize(r.clone(), &cx(), &mut vec![]).unwrap_err();
         assert!(matches!(e, Error::DateOutOfRange { .. }), "{e}");
         assert!(
             e.to_string().starts_with("n.txt: date +10000")
@@ -665,7 +431,7 @@ mod tests {
                 .unwrap(),
         );
         assert!(matches!(
-            normalize(r.clone(), &cx()),
+            normalize(r.clone(), &cx(), &mut vec![]),
             Err(Error::DateOutOfRange { .. })
         ));
         r.date = RawDate::Local(
@@ -674,7 +440,7 @@ mod tests {
                 .and_hms_opt(12, 0, 0)
                 .unwrap(),
         );
-        assert!(normalize(r.clone(), &cx()).is_err());
+        assert!(normalize(r.clone(), &cx(), &mut vec![]).is_err());
         // In UTC the same instant is fine; in Shanghai it is 10000-01-01.
         let utc = Context {
             timezone: chrono_tz::UTC,
@@ -682,14 +448,14 @@ mod tests {
         };
         r.date =
             RawDate::Zoned(chrono::DateTime::parse_from_rfc3339("9999-12-31T20:00:00Z").unwrap());
-        assert!(normalize(r.clone(), &utc).is_ok());
+        assert!(normalize(r.clone(), &utc, &mut vec![]).is_ok());
         r.date = RawDate::Local(
             NaiveDate::from_ymd_opt(1970, 1, 1)
                 .unwrap()
                 .and_hms_opt(8, 0, 0)
                 .unwrap(),
         );
-        assert!(normalize(r, &cx()).is_ok());
+        assert!(normalize(r, &cx(), &mut vec![]).is_ok());
     }
 
     #[test]
@@ -734,44 +500,71 @@ mod tests {
             timezone: ny,
             ..cx()
         };
-        assert_eq!(normalize(r, &c).unwrap().published, gap);
+        assert_eq!(normalize(r, &c, &mut vec![]).unwrap().published, gap);
     }
 
     #[test]
-    fn nesting_is_measured_before_parsing() {
-        // See: issue 9, case 4: 100,000 nested <div> (80 s of CPU) and 200 KB of nested `>`.
-        let divs = "<div>".repeat(100_000);
-        let t = std::time::Instant::now();
-        assert!(html_too_deep(&divs, MAX_NESTING));
-        assert!(html_too_deep(&"<b>".repeat(300), MAX_NESTING));
-        assert!(markdown_too_deep(&">".repeat(200_000), MAX_NESTING));
-        assert!(markdown_too_deep(&"> - ".repeat(200), MAX_NESTING));
-        assert!(t.elapsed() < std::time::Duration::from_secs(2));
-        // What real pages do never counts as depth.
-        for ok in [
-            "<p>a<p>b<p>c".repeat(1000),
-            "<ul><li>a<li>b</ul>".repeat(1000),
-            "<table><tr><td>a<td>b<tr><td>c</table>".repeat(1000),
-            "<br><img src=x><hr><input>".repeat(1000),
-            "<div><p>x</div>".repeat(1000),
-            "<script>".to_owned() + &"<div>".repeat(1000) + "</script>",
-            "<!-- ".to_owned() + &"<div>".repeat(1000) + " -->",
-            "<div title=\"a>b\"></div><x/>".repeat(1000),
-            "<dl><dt>a<dd>b<dt>c<dd>d</dl>".repeat(500),
-            "<select><option>a<option>b</select>".repeat(500),
-        ] {
-            assert!(!html_too_deep(&ok, MAX_NESTING), "{}", &ok[..60]);
-        }
-        assert!(!markdown_too_deep(&"-".repeat(1000), MAX_NESTING));
-        assert!(!markdown_too_deep("> a\n>> b\n- c\n  - d\n", MAX_NESTING));
+    fn a_scraped_date_after_the_run_or_unwritable_is_dated_when_first_seen() {
+        // The run reads the site on 2026-03-09; its dates are New York wall-clock time.
+        let seen = Utc.with_ymd_and_hms(2026, 3, 9, 0, 0, 0).unwrap();
+        let c = Context {
+            timezone: chrono_tz::America::New_York,
+            first_seen: Some(seen),
+            ..cx()
+        };
+        let at = |y, m, d, h, mi| {
+            RawDate::Local(
+                NaiveDate::from_ymd_opt(y, m, d)
+                    .unwrap()
+                    .and_hms_opt(h, mi, 0)
+                    .unwrap(),
+            )
+        };
+        let mut r = raw();
+        r.origin = "https://h/1.html".into();
+        // In the DST gap: a real time, shifted forward, believed.
+        r.date = at(2026, 3, 8, 2, 30);
+        let mut warnings = Vec::new();
+        let item = normalize(r.clone(), &c, &mut warnings).unwrap();
+        assert_eq!(item.published.to_rfc3339(), "2026-03-08T07:30:00+00:00");
+        assert!(!item.date_estimated && warnings.is_empty(), "{warnings:?}");
+        // Within the hour of slack: believed.
+        r.date = at(2026, 3, 8, 19, 59);
+        assert!(
+            !normalize(r.clone(), &c, &mut warnings)
+                .unwrap()
+                .date_estimated
+        );
+        // After the run: the moment first seen, and a warning naming the notice and value.
+        r.date = at(2026, 3, 10, 2, 30);
+        let item = normalize(r.clone(), &c, &mut warnings).unwrap();
+        assert_eq!((item.published, item.date_estimated), (seen, true));
+        assert_eq!(
+            warnings,
+            ["https://h/1.html: date `2026-03-10 02:30` is in the future; dated when first seen"]
+        );
+        // A year no format can write: the same, with its own reason.
+        warnings.clear();
+        r.date = at(1969, 12, 31, 23, 0);
+        let item = normalize(r, &c, &mut warnings).unwrap();
+        assert_eq!((item.published, item.date_estimated), (seen, true));
+        assert!(
+            warnings[0].contains("is outside the years 1970–9999; dated when first seen"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn bodies_nested_too_deep_are_refused() {
+        // See: issue 9, case 4.
         let mut r = raw();
         r.body = RawBody::Markdown(">".repeat(200_000));
         assert!(matches!(
-            normalize(r.clone(), &cx()),
+            normalize(r.clone(), &cx(), &mut vec![]),
             Err(Error::TooDeep { .. })
         ));
-        r.body = RawBody::Html(divs);
-        let e = normalize(r, &cx()).unwrap_err();
+        r.body = RawBody::Html("<div>".repeat(100_000));
+        let e = normalize(r, &cx(), &mut vec![]).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("n.txt: body nested deeper than 256"),
@@ -783,26 +576,6 @@ mod tests {
     fn summaries_are_cut_on_char_boundaries() {
         let s = summarize("<p>有色金属行业</p>", 3);
         assert_eq!(s, "有色金…");
-    }
-
-    #[test]
-    fn printable_escapes_terminal_controls() {
-        // See: issue 9, case 7.
-        assert_eq!(
-            printable("a\u{1b}]0;x\u{7}b\rc\n\td"),
-            "a\\u{1b}]0;x\\u{7}b\\u{d}c\n\td"
-        );
-        assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
-        assert!(matches!(printable("平常"), std::borrow::Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn xml_invalid_characters_are_dropped() {
-        assert_eq!(strip_xml_invalid("a\u{0}b\u{b}c\u{fffe}d\te"), "abcd\te");
-        assert_eq!(
-            strip_xml_invalid("a\u{7f}b\u{8e}c\u{9b}d\u{a0}"),
-            "abcd\u{a0}"
-        );
     }
 }
 

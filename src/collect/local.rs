@@ -11,9 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
+use super::date::{parse_date_value, parse_dmy};
 use crate::model::{CanonicalUrl, RawBody, RawDate, RawNotice};
 
 /// A file (or an entry in a file) that could not be read as a notice.
@@ -286,13 +286,13 @@ fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Cuts a notice body to [`crate::normalize::MAX_CONTENT_BYTES`], with a warning naming where
+/// Cuts a notice body to [`super::MAX_CONTENT_BYTES`], with a warning naming where
 /// it came from.
 fn capped_body(mut body: String, origin: &str) -> String {
-    if let Some(len) = crate::normalize::cap_content(&mut body) {
+    if let Some(len) = super::cap_content(&mut body) {
         log::warn!(
             "{origin}: body is {len} bytes; cut to the {} byte limit",
-            crate::normalize::MAX_CONTENT_BYTES
+            super::MAX_CONTENT_BYTES
         );
     }
     body
@@ -446,41 +446,6 @@ fn parse_text(text: &str, origin: &str, rel: &str) -> ParseResult {
         tags: Vec::new(),
         attachments: Vec::new(),
     })
-}
-
-/// `dd/mm/yyyy` (also `d/m/yyyy`, `-` or `.` separators): day first, as the association writes.
-fn parse_dmy(raw: &str) -> Option<NaiveDate> {
-    let parts: Vec<&str> = raw.split(['/', '-', '.']).collect();
-    if parts.len() != 3 || parts[2].len() != 4 {
-        return None;
-    }
-    let d: u32 = parts[0].parse().ok()?;
-    let m: u32 = parts[1].parse().ok()?;
-    let y: i32 = parts[2].parse().ok()?;
-    NaiveDate::from_ymd_opt(y, m, d)
-}
-
-/// Front-matter and JSON date values: RFC 3339 with offset, a local date-time, a date alone, or
-/// the association's `dd/mm/yyyy`.
-pub fn parse_date_value(raw: &str) -> Option<RawDate> {
-    let s = raw.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Some(RawDate::Zoned(d));
-    }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(RawDate::Local(d));
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Some(RawDate::Local(d.and_time(chrono::NaiveTime::MIN)));
-    }
-    parse_dmy(s).map(|d| RawDate::Local(d.and_time(chrono::NaiveTime::MIN)))
 }
 
 fn parse_markdown(text: &str, origin: &str, rel: &str) -> ParseResult {
@@ -641,6 +606,8 @@ fn notice_from_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::MAX_CONTENT_BYTES;
+    use chrono::{DateTime, NaiveDate};
 
     fn local(y: i32, m: u32, d: u32, h: u32, mi: u32) -> RawDate {
         RawDate::Local(
@@ -818,16 +785,8 @@ mod tests {
                 RawBody::Markdown(m) => m.len(),
                 RawBody::Html(h) => h.len(),
             };
-            assert!(
-                len <= crate::normalize::MAX_CONTENT_BYTES,
-                "{}: {len}",
-                n.origin
-            );
-            assert!(
-                len > crate::normalize::MAX_CONTENT_BYTES - 4,
-                "{}: {len}",
-                n.origin
-            );
+            assert!(len <= MAX_CONTENT_BYTES, "{}: {len}", n.origin);
+            assert!(len > MAX_CONTENT_BYTES - 4, "{}: {len}", n.origin);
         }
         assert_eq!(c.notices.len(), 2);
     }
@@ -967,7 +926,7 @@ mod tests {
             };
             let mut items = Vec::new();
             for n in c.notices {
-                match crate::normalize::normalize(n, &cx) {
+                match crate::normalize::normalize(n, &cx, &mut Vec::new()) {
                     Ok(item) => items.push(item),
                     Err(e) => proptest::prop_assert!(e.to_string().contains(&name), "{e}"),
                 }
@@ -977,80 +936,16 @@ mod tests {
     }
 }
 
-/// Properties of the local date parsers: no input panics them, a date they accept is made only
-/// of numbers that are in the input, and every documented form round-trips.
+/// Properties of reading a text notice: no input panics it, and its date is made only of
+/// numbers of the text.
 #[cfg(test)]
 mod proptests {
     use super::*;
-    use chrono::{Datelike as _, FixedOffset, NaiveTime, Timelike as _};
+    use crate::collect::date::proptests::{date_like, invents_nothing};
     use proptest::prelude::*;
-
-    /// Every run of ASCII digits in `s`, as numbers.
-    pub(crate) fn numbers_in(s: &str) -> Vec<i64> {
-        s.split(|c: char| !c.is_ascii_digit())
-            .filter(|r| !r.is_empty())
-            .filter_map(|r| r.trim_start_matches('0').parse().ok().or(Some(0)))
-            .collect()
-    }
-
-    /// The date's fields are all numbers of the input; a time of day is too, unless it is
-    /// midnight from a date alone.
-    fn invents_nothing(input: &str, d: NaiveDateTime) -> Result<(), TestCaseError> {
-        let n = numbers_in(input);
-        for (what, v) in [
-            ("year", i64::from(d.year())),
-            ("month", i64::from(d.month())),
-            ("day", i64::from(d.day())),
-        ] {
-            prop_assert!(n.contains(&v), "{what} {v} not in `{input}` ({n:?})");
-        }
-        if d.time() != NaiveTime::MIN {
-            for (what, v) in [("hour", d.hour()), ("minute", d.minute())] {
-                prop_assert!(
-                    n.contains(&i64::from(v)),
-                    "{what} {v} not in `{input}` ({n:?})"
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Strings shaped like dates, so the parsers' accepting paths are exercised, not only
-    /// their first refusal.
-    fn date_like() -> impl Strategy<Value = String> {
-        proptest::string::string_regex(
-            "[ \t]?[0-9]{1,5}[-/. ][0-9]{1,3}[-/. ][0-9]{1,5}([T ][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}(\\.[0-9]{1,9})?)?)?(Z|[+-][0-9]{2}:[0-9]{2})?[ ]?",
-        )
-        .expect("valid regex")
-    }
-
-    fn datetime() -> impl Strategy<Value = NaiveDateTime> {
-        (
-            1970i32..=9999,
-            1u32..=12,
-            1u32..=31,
-            0u32..24,
-            0u32..60,
-            0u32..60,
-        )
-            .prop_filter_map("a real day", |(y, m, d, h, mi, s)| {
-                NaiveDate::from_ymd_opt(y, m, d)?.and_hms_opt(h, mi, s)
-            })
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1024))]
-
-        #[test]
-        fn date_values_never_panic_and_invent_nothing(
-            raw in prop_oneof![any::<String>(), date_like()]
-        ) {
-            match parse_date_value(&raw) {
-                None | Some(RawDate::Absent | RawDate::Untrusted { .. }) => {}
-                Some(RawDate::Local(d)) => invents_nothing(&raw, d)?,
-                Some(RawDate::Zoned(d)) => invents_nothing(&raw, d.naive_local())?,
-            }
-        }
 
         #[test]
         fn text_notices_never_panic_and_their_date_is_in_the_text(
@@ -1065,35 +960,6 @@ mod proptests {
                 invents_nothing(&date, d)?;
             }
             let _ = parse_text(&body, "f", "f.txt");
-        }
-
-        #[test]
-        fn every_accepted_form_round_trips(
-            d in datetime(),
-            offset_quarters in -48i32..=56,
-        ) {
-            let minute = d.with_second(0).unwrap_or(d);
-            let midnight = d.date().and_time(NaiveTime::MIN);
-            let local = |fmt: &str, want: NaiveDateTime| -> Result<(), TestCaseError> {
-                let s = d.format(fmt).to_string();
-                prop_assert_eq!(parse_date_value(&s), Some(RawDate::Local(want)), "{}", s);
-                Ok(())
-            };
-            local("%Y-%m-%dT%H:%M:%S", d)?;
-            local("%Y-%m-%d %H:%M:%S", d)?;
-            local("%Y-%m-%dT%H:%M", minute)?;
-            local("%Y-%m-%d %H:%M", minute)?;
-            local("%Y-%m-%d", midnight)?;
-            for fmt in ["%d/%m/%Y", "%-d/%-m/%Y", "%d-%m-%Y", "%d.%m.%Y"] {
-                local(fmt, midnight)?;
-                let s = d.format(fmt).to_string();
-                prop_assert_eq!(parse_dmy(&s), Some(d.date()), "{}", s);
-            }
-            let offset = FixedOffset::east_opt(offset_quarters * 15 * 60).expect("in range");
-            if let Some(zoned) = d.and_local_timezone(offset).single() {
-                let s = zoned.to_rfc3339();
-                prop_assert_eq!(parse_date_value(&s), Some(RawDate::Zoned(zoned)), "{}", s);
-            }
         }
     }
 }

@@ -390,7 +390,7 @@ mod tests {
                         })
                     })
                     .collect();
-                let date = crate::collect::site::parse_site_date(
+                let date = crate::collect::date::parse_site_date(
                     e.date.as_deref().unwrap_or_default(),
                     &s.date_formats,
                 );
@@ -407,7 +407,7 @@ mod tests {
                     tags: Vec::new(),
                     attachments,
                 };
-                if let Ok(item) = crate::normalize::normalize(raw, &cx) {
+                if let Ok(item) = crate::normalize::normalize(raw, &cx, &mut Vec::new()) {
                     items.push(item);
                 }
             }

@@ -12,19 +12,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
-use chrono_tz::Tz;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 use url::Url;
 
+use super::date::parse_site_date;
 use super::http::{self, Client, Request, Response};
 use super::scrape::{self, DetailPage, ListEntry, ListPage};
 use crate::config::site::{Pagination, SiteDef};
 use crate::config::{self, ScrapeSource};
 use crate::model::cache::CachedPage;
 use crate::model::{Attachment, CanonicalUrl, RawBody, RawDate, RawNotice};
-use crate::normalize;
+use crate::text;
 
 /// Why a channel could not be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +75,6 @@ pub struct RunOptions {
     pub max_pages: Option<u32>,
     /// `--refresh`: request detail pages of known notices again.
     pub refresh: bool,
-    /// The run's start, to recognise dates in the future.
-    pub now: DateTime<Utc>,
 }
 
 /// One collected notice and how it was read.
@@ -123,9 +120,6 @@ enum DetailMiss {
 
 /// Detail pages requested at once per channel; the HTTP layer still paces each host.
 const DETAIL_CONCURRENCY: usize = 4;
-
-/// Dates more than this far ahead of the run are "in the future" and not trusted.
-const FUTURE_SLACK_MINUTES: i64 = 60;
 
 impl Walker {
     pub fn new(client: Client) -> Self {
@@ -192,7 +186,6 @@ impl Walker {
     pub async fn collect(
         &self,
         src: &ScrapeSource,
-        tz: Tz,
         memory: &dyn Memory,
         opts: RunOptions,
     ) -> Result<Scraped, Error> {
@@ -294,11 +287,7 @@ impl Walker {
                 continue;
             }
             let categories: Vec<String> = src.category.iter().cloned().collect();
-            if !config::passes(
-                &src.filters,
-                &normalize::clean_text(&entry.title),
-                &categories,
-            ) {
+            if !config::passes(&src.filters, &text::clean_text(&entry.title), &categories) {
                 continue;
             }
             jobs.push((link, entry));
@@ -306,7 +295,7 @@ impl Walker {
 
         let results = stream::iter(
             jobs.into_iter()
-                .map(|(link, entry)| self.notice(src, tz, memory, opts, link, entry)),
+                .map(|(link, entry)| self.notice(src, memory, opts, link, entry)),
         )
         .buffered(DETAIL_CONCURRENCY)
         .collect::<Vec<_>>()
@@ -342,7 +331,6 @@ impl Walker {
     async fn notice(
         &self,
         src: &ScrapeSource,
-        tz: Tz,
         memory: &dyn Memory,
         opts: RunOptions,
         link: CanonicalUrl,
@@ -397,17 +385,17 @@ impl Walker {
         };
         let mut date_raw = list_date.clone();
         if let Some(d) = detail {
-            if let Some(t) = d.title.filter(|t| !normalize::clean_text(t).is_empty()) {
+            if let Some(t) = d.title.filter(|t| !text::clean_text(t).is_empty()) {
                 raw.title = t;
             }
             if let Some(a) = d.author {
                 raw.authors.push(a);
             }
             let mut content = d.content_html.unwrap_or_default();
-            if let Some(len) = normalize::cap_content(&mut content) {
+            if let Some(len) = super::cap_content(&mut content) {
                 warnings.push(format!(
                     "{link}: content is {len} bytes; cut to the {} byte limit",
-                    normalize::MAX_CONTENT_BYTES
+                    super::MAX_CONTENT_BYTES
                 ));
             }
             raw.body = RawBody::Html(content);
@@ -428,8 +416,6 @@ impl Walker {
             &link,
             date_raw.as_deref(),
             &site.date_formats,
-            tz,
-            opts.now,
             &mut warnings,
         );
         (
@@ -520,7 +506,7 @@ impl Walker {
                 }
             };
             out.push(Attachment {
-                title: normalize::clean_text(label),
+                title: text::clean_text(label),
                 mime: mime_for(&ext).to_owned(),
                 length,
                 url,
@@ -567,10 +553,10 @@ async fn parse_with_deadline<T: Send + 'static>(
     deadline: std::time::Duration,
     parse: impl FnOnce(&str) -> T + Send + 'static,
 ) -> Result<T, String> {
-    if normalize::html_too_deep(&html, normalize::MAX_NESTING) {
+    if crate::nesting::html_too_deep(&html, crate::nesting::MAX_NESTING) {
         return Err(format!(
             "nested deeper than {} levels; not parsed",
-            normalize::MAX_NESTING
+            crate::nesting::MAX_NESTING
         ));
     }
     let task = tokio::task::spawn_blocking(move || parse(&html));
@@ -618,15 +604,13 @@ pub fn mime_for(ext: &str) -> &'static str {
     }
 }
 
-/// A scraped notice's date: the site's wall-clock time; `Absent` when the site gives none;
-/// `Untrusted` (with a warning) when it cannot be read, is outside the publishable years or
-/// lies after the run.
+/// A scraped notice's date: the site's wall-clock time as written (`normalize` puts it in the
+/// feed's zone and decides whether it is believed); `Absent` when the site gives none;
+/// `Untrusted` (with a warning) when no format reads it or it names no real day.
 fn read_date(
     link: &CanonicalUrl,
     raw: Option<&str>,
     formats: &[String],
-    tz: Tz,
-    now: DateTime<Utc>,
     warnings: &mut Vec<String>,
 ) -> RawDate {
     let Some(raw) = raw else {
@@ -634,6 +618,7 @@ fn read_date(
         return RawDate::Absent;
     };
     match parse_site_date(raw, formats) {
+        Some(local) => RawDate::Local(local),
         None => {
             warnings.push(format!(
                 "{link}: date `{raw}` unreadable or impossible; dated when first seen"
@@ -642,119 +627,45 @@ fn read_date(
                 raw: raw.to_owned(),
             }
         }
-        // A time in a DST gap is a real time, shifted forward by `local_to_utc`; only a
-        // date after the run, or one no format can write, is not believed.
-        Some(local) => match normalize::local_to_utc(local, tz) {
-            utc if !crate::model::is_publishable(utc, tz) => {
-                warnings.push(format!(
-                    "{link}: date `{raw}` is outside the years 1970–9999; dated when first seen"
-                ));
-                RawDate::Untrusted {
-                    raw: raw.to_owned(),
-                }
-            }
-            utc if utc <= now + Duration::minutes(FUTURE_SLACK_MINUTES) => RawDate::Local(local),
-            _ => {
-                warnings.push(format!(
-                    "{link}: date `{raw}` is in the future; dated when first seen"
-                ));
-                RawDate::Untrusted {
-                    raw: raw.to_owned(),
-                }
-            }
-        },
     }
-}
-
-/// A site's date text in one of its formats, as wall-clock time. Impossible dates
-/// (2026-02-30) fail here and are never rolled over.
-pub fn parse_site_date(raw: &str, formats: &[String]) -> Option<NaiveDateTime> {
-    let s = normalize::clean_text(raw);
-    for f in formats {
-        if let Ok(d) = NaiveDateTime::parse_from_str(&s, f) {
-            return Some(d);
-        }
-        if let Ok(d) = NaiveDate::parse_from_str(&s, f) {
-            return Some(d.and_time(chrono::NaiveTime::MIN));
-        }
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::site::DEFAULT_DATE_FORMATS;
-    use chrono::TimeZone as _;
+    use chrono::NaiveDate;
 
     fn formats() -> Vec<String> {
         DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn a_site_time_in_a_dst_gap_is_kept_not_called_future() {
+    fn a_site_date_is_wall_clock_time_as_written() {
+        // A time in a DST gap, or one after the run: both are the site's wall-clock time here;
+        // `normalize` puts it in the feed's zone and decides whether it is believed.
         let link = CanonicalUrl::parse("https://h/1.html").unwrap();
-        let now = Utc.with_ymd_and_hms(2026, 3, 9, 0, 0, 0).unwrap();
-        let ny = chrono_tz::America::New_York;
         let mut warnings = Vec::new();
-        let d = read_date(
-            &link,
-            Some("2026-03-08 02:30"),
-            &formats(),
-            ny,
-            now,
-            &mut warnings,
-        );
-        let wall = NaiveDate::from_ymd_opt(2026, 3, 8)
-            .unwrap()
-            .and_hms_opt(2, 30, 0)
-            .unwrap();
-        assert_eq!(d, RawDate::Local(wall));
+        for (text, (d, h)) in [("2026-03-08 02:30", (8, 2)), ("2099-03-10 02:30", (10, 2))] {
+            let year = if d == 8 { 2026 } else { 2099 };
+            let wall = NaiveDate::from_ymd_opt(year, 3, d)
+                .unwrap()
+                .and_hms_opt(h, 30, 0)
+                .unwrap();
+            let got = read_date(&link, Some(text), &formats(), &mut warnings);
+            assert_eq!(got, RawDate::Local(wall));
+        }
         assert!(warnings.is_empty(), "{warnings:?}");
-        // After the run it is not believed, and the warning says why.
-        let d = read_date(
-            &link,
-            Some("2026-03-10 02:30"),
-            &formats(),
-            ny,
-            now,
-            &mut warnings,
-        );
-        assert!(matches!(d, RawDate::Untrusted { .. }), "{d:?}");
-        assert!(warnings[0].contains("future"), "{warnings:?}");
-    }
-
-    #[test]
-    fn site_dates_in_every_documented_form() {
-        let f = formats();
-        let dt = |y, m, d, h, mi| {
-            NaiveDate::from_ymd_opt(y, m, d)
-                .unwrap()
-                .and_hms_opt(h, mi, 0)
-                .unwrap()
-        };
-        assert_eq!(
-            parse_site_date("2026-01-23", &f),
-            Some(dt(2026, 1, 23, 0, 0))
+        let got = read_date(&link, Some("2026-02-30"), &formats(), &mut warnings);
+        assert!(matches!(got, RawDate::Untrusted { .. }), "{got:?}");
+        assert!(
+            warnings[0].contains("`2026-02-30` unreadable"),
+            "{warnings:?}"
         );
         assert_eq!(
-            parse_site_date("2026-01-23 10:30", &f),
-            Some(dt(2026, 1, 23, 10, 30))
+            read_date(&link, None, &formats(), &mut warnings),
+            RawDate::Absent
         );
-        assert_eq!(
-            parse_site_date("2026年01月23日", &f),
-            Some(dt(2026, 1, 23, 0, 0))
-        );
-        assert_eq!(
-            parse_site_date("2026/1/23", &f),
-            Some(dt(2026, 1, 23, 0, 0))
-        );
-        assert_eq!(
-            parse_site_date(" 2026-09-26 11:37 ", &f),
-            Some(dt(2026, 9, 26, 11, 37))
-        );
-        assert_eq!(parse_site_date("2026-02-30", &f), None);
-        assert_eq!(parse_site_date("明天", &f), None);
     }
 
     #[tokio::test]
@@ -788,85 +699,29 @@ mod tests {
     }
 }
 
-/// Properties of the site date parser: no input panics it, a date it accepts is made only of
-/// numbers that are in the input, and every default form round-trips at its precision.
+/// Properties of reading a scraped date: no input panics it, and it is `Local` exactly when
+/// the site's formats read it.
 #[cfg(test)]
 mod proptests {
     use super::*;
+    use crate::collect::date::proptests::site_date_like;
     use crate::config::site::DEFAULT_DATE_FORMATS;
-    use chrono::{Datelike as _, NaiveTime, Timelike as _};
     use proptest::prelude::*;
-
-    fn numbers_in(s: &str) -> Vec<i64> {
-        s.split(|c: char| !c.is_ascii_digit())
-            .filter(|r| !r.is_empty())
-            .filter_map(|r| r.trim_start_matches('0').parse().ok().or(Some(0)))
-            .collect()
-    }
 
     fn formats() -> Vec<String> {
         DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn site_date_like() -> impl Strategy<Value = String> {
-        proptest::string::string_regex(
-            "[ 　\\t]?[0-9]{1,5}[-/.年][0-9]{1,3}[-/.月][0-9]{1,3}日?( [0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2})?)?[ 　]?",
-        )
-        .expect("valid regex")
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1024))]
 
         #[test]
-        fn site_dates_never_panic_and_invent_nothing(
-            raw in prop_oneof![any::<String>(), site_date_like()]
-        ) {
-            if let Some(d) = parse_site_date(&raw, &formats()) {
-                let n = numbers_in(&raw);
-                for v in [i64::from(d.year()), i64::from(d.month()), i64::from(d.day())] {
-                    prop_assert!(n.contains(&v), "{v} not in `{raw}`");
-                }
-                if d.time() != NaiveTime::MIN {
-                    for v in [d.hour(), d.minute()] {
-                        prop_assert!(n.contains(&i64::from(v)), "{v} not in `{raw}`");
-                    }
-                }
-            }
-        }
-
-        #[test]
-        fn every_default_site_form_round_trips(
-            (y, m, d, h, mi, s) in (1970i32..=9999, 1u32..=12, 1u32..=28, 0u32..24, 0u32..60, 0u32..60)
-        ) {
-            let at = NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, mi, s).unwrap();
-            for f in DEFAULT_DATE_FORMATS {
-                let want = if f.contains("%S") {
-                    at
-                } else if f.contains("%M") {
-                    at.with_second(0).unwrap()
-                } else {
-                    at.date().and_time(NaiveTime::MIN)
-                };
-                let text = at.format(f).to_string();
-                prop_assert_eq!(parse_site_date(&text, &formats()), Some(want), "{} {}", f, text);
-            }
-        }
-
-        #[test]
-        fn read_date_never_panics_and_is_local_or_missing(
+        fn read_date_never_panics_and_is_local_or_untrusted(
             raw in prop_oneof![any::<String>(), site_date_like()],
-            zone in proptest::sample::select(vec![
-                chrono_tz::Asia::Shanghai,
-                chrono_tz::America::New_York,
-                chrono_tz::Europe::London,
-                chrono_tz::Australia::Lord_Howe,
-            ]),
         ) {
             let link = CanonicalUrl::parse("https://h/1.html").unwrap();
-            let now = Utc::now();
             let mut warnings = Vec::new();
-            match read_date(&link, Some(&raw), &formats(), zone, now, &mut warnings) {
+            match read_date(&link, Some(&raw), &formats(), &mut warnings) {
                 RawDate::Local(d) => {
                     prop_assert_eq!(Some(d), parse_site_date(&raw, &formats()));
                     prop_assert!(warnings.is_empty());

@@ -15,6 +15,7 @@ use crate::config::{self, FeedDef, ScrapeSource, Source};
 use crate::model::{Item, RawDate};
 use crate::normalize::{self, Context};
 use crate::run::{http_client, print_stdout, runtime, Outcome};
+use crate::text;
 
 /// How many characters of content `check` shows per item.
 const CONTENT_PREVIEW: usize = 200;
@@ -84,15 +85,14 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<Outcome> {
     let opts = RunOptions {
         max_pages: args.pages,
         refresh: true,
-        now,
     };
-    let scraped = match rt.block_on(walker.collect(src, def.meta.timezone, &NoMemory, opts)) {
+    let scraped = match rt.block_on(walker.collect(src, &NoMemory, opts)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
                 "error: {}: {}",
                 def.id(),
-                normalize::printable(&format!("{:#}", anyhow::Error::from(e)))
+                text::printable(&format!("{:#}", anyhow::Error::from(e)))
             );
             return Ok(Outcome {
                 feeds_failed: 1,
@@ -106,12 +106,12 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<Outcome> {
         first_seen: Some(now),
         categories: &categories,
     };
+    let mut warnings = scraped.warnings.clone();
     let items: Vec<ItemReport> = scraped
         .notices
         .iter()
-        .map(|sn| item_report(sn, &cx))
+        .map(|sn| item_report(sn, &cx, &mut warnings))
         .collect();
-    let mut warnings = scraped.warnings.clone();
     warnings.extend(field_warnings(src, &items));
     let report = Report {
         feed: def.id().to_string(),
@@ -136,7 +136,7 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<Outcome> {
     } else {
         print_stdout(&text_report(&report))?;
         for w in &report.warnings {
-            eprintln!("warning: {}: {}", report.feed, normalize::printable(w));
+            eprintln!("warning: {}: {}", report.feed, text::printable(w));
         }
     }
     let failed = report.items.iter().filter(|i| i.detail_failed).count();
@@ -163,15 +163,15 @@ fn definition(global: &Global, args: &CheckArgs) -> Result<FeedDef> {
         .with_context(|| format!("no feed `{id}` in {}", global.feeds.display()))
 }
 
-fn item_report(sn: &ScrapedNotice, cx: &Context<'_>) -> ItemReport {
+fn item_report(sn: &ScrapedNotice, cx: &Context<'_>, warnings: &mut Vec<String>) -> ItemReport {
     let raw_date = match &sn.raw.date {
         RawDate::Untrusted { raw } => Some(raw.clone()),
         _ => None,
     };
-    match normalize::normalize(sn.raw.clone(), cx) {
+    match normalize::normalize(sn.raw.clone(), cx, warnings) {
         Ok(item) => from_item(&item, cx, raw_date, sn.detail_failed),
         Err(e) => ItemReport {
-            title: normalize::clean_text(&sn.raw.title),
+            title: text::clean_text(&sn.raw.title),
             date: None,
             date_estimated: false,
             raw_date,
@@ -252,7 +252,7 @@ fn field_warnings(src: &ScrapeSource, items: &[ItemReport]) -> Vec<String> {
 
 /// The human-readable form: a header per page, then a block per item.
 fn text_report(r: &Report) -> String {
-    let esc = |s: &str| normalize::printable(s).into_owned();
+    let esc = |s: &str| text::printable(s).into_owned();
     let mut out = String::new();
     for p in &r.pages {
         out.push_str(&format!(
@@ -315,6 +315,6 @@ fn list_or_none(v: &[String]) -> String {
     if v.is_empty() {
         "(none)".into()
     } else {
-        normalize::printable(&v.join(", ")).into_owned()
+        text::printable(&v.join(", ")).into_owned()
     }
 }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
-use chrono::Utc;
 use url::Url;
 
 use crate::cli::{FetchArgs, Global};
@@ -16,8 +15,8 @@ use crate::collect::http::{self, PageSink, Sidecar};
 use crate::collect::site::{NoMemory, RunOptions, Walker};
 use crate::config::{self, FeedDef, Source};
 use crate::model::FeedId;
-use crate::normalize;
 use crate::run::{cause_lines, http_client, runtime, spinner, Cause, FeedSummary, Loss, Outcome};
+use crate::text;
 use crate::write;
 
 /// Where `fetch` saves what it fetched: `<root>/<host>/<path as on the site>`, each file
@@ -130,7 +129,6 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<Outcome> {
     let opts = RunOptions {
         max_pages: args.backfill,
         refresh: true,
-        now: Utc::now(),
     };
     let mut summaries = Vec::new();
     for (n, def) in sources.iter().enumerate() {
@@ -144,7 +142,7 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<Outcome> {
             feed: def.id().to_string(),
             ..Default::default()
         };
-        match rt.block_on(walker.collect(src, def.meta.timezone, &NoMemory, opts)) {
+        match rt.block_on(walker.collect(src, &NoMemory, opts)) {
             Ok(scraped) => {
                 for w in &scraped.warnings {
                     log::warn!("{}: {w}", def.id());
@@ -193,7 +191,7 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<Outcome> {
         } else {
             eprintln!(
                 "error: {}",
-                normalize::printable(&format!("{}: FAILED: {error}", s.feed))
+                text::printable(&format!("{}: FAILED: {error}", s.feed))
             );
         }
     }

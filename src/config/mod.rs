@@ -293,7 +293,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
 
     // The same XML-safe cleaning as a notice's title: a control character in a definition
     // must not make every output unreadable.
-    let title = crate::normalize::clean_text(&raw.title);
+    let title = crate::text::clean_text(&raw.title);
     if title.is_empty() {
         return Err(field_err(path, "title", "must not be empty"));
     }
@@ -424,12 +424,12 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
     }
     let description = raw
         .description
-        .map(|d| crate::normalize::clean_text(&d))
+        .map(|d| crate::text::clean_text(&d))
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| title.clone());
     let publisher_given = raw
         .publisher
-        .map(|p| crate::normalize::clean_text(&p))
+        .map(|p| crate::text::clean_text(&p))
         .filter(|p| !p.is_empty());
     let publisher_explicit = publisher_given.is_some();
     let publisher = publisher_given.unwrap_or_else(|| match &source {

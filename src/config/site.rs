@@ -304,7 +304,7 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         .collect::<Result<Vec<_>>>()?;
     let name = raw
         .name
-        .map(|n| crate::normalize::clean_text(&n))
+        .map(|n| crate::text::clean_text(&n))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| base.host_str().unwrap_or_default().to_owned());
     let aliases = raw
@@ -314,7 +314,7 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
         .collect::<Result<Vec<_>>>()?;
     let publisher = raw
         .publisher
-        .map(|n| crate::normalize::clean_text(&n))
+        .map(|n| crate::text::clean_text(&n))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| name.clone());
     let timezone = raw

@@ -54,7 +54,7 @@ fn environment() -> Environment<'static> {
     // quoted attribute); anything else, and values already marked safe, take the default path.
     env.set_formatter(|out, state, value| match value.as_str() {
         Some(s) if state.auto_escape() == AutoEscape::Html && !value.is_safe() => {
-            out.write_str(&crate::normalize::escape_html(s))?;
+            out.write_str(&crate::text::escape_html(s))?;
             Ok(())
         }
         _ => minijinja::escape_formatter(out, state, value),

@@ -24,7 +24,7 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
                 .link(it.link.as_ref().map(|l| l.to_string()))
                 // Readers decode `description` as HTML, so the plain-text summary is escaped:
                 // a `<script>` typed in a notice must reach them as text, not as markup.
-                .description(Some(crate::normalize::escape_html(&it.summary)))
+                .description(Some(crate::text::escape_html(&it.summary)))
                 .content(Some(it.content_html.clone()))
                 .pub_date(Some(date(it.published)))
                 .guid(Some(Guid {
@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn plain_text_is_escaped_for_html_readers() {
         assert_eq!(
-            crate::normalize::escape_html("a < b & <script>\"x\"</script>"),
+            crate::text::escape_html("a < b & <script>\"x\"</script>"),
             "a &lt; b &amp; &lt;script&gt;&quot;x&quot;&lt;/script&gt;"
         );
     }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::model::FeedId;
-use crate::normalize;
+use crate::text;
 
 /// Runs one feed's work so that a panic in it (a bug, reached by some input) fails that feed
 /// with a message naming it, and the run goes on with the others: exit 1, never 101.
@@ -18,7 +18,7 @@ pub fn isolated<T>(feed: &FeedId, stage: &str, work: impl FnOnce() -> Result<T>)
                 .unwrap_or_else(|| "no message".to_owned());
             Err(anyhow::anyhow!(
                 "internal error while {stage} feed {feed} (panic: {}); please report it",
-                normalize::clean_text(&what)
+                text::clean_text(&what)
             ))
         }
     }

@@ -16,8 +16,8 @@ use anyhow::{Context as _, Result};
 
 use crate::cli::Global;
 use crate::config::{self, FeedDef, Project};
-use crate::normalize;
 use crate::store::{RunLock, Store};
+use crate::text;
 use crate::write;
 
 pub use http::{http_client, runtime};
@@ -111,7 +111,7 @@ pub fn spinner(global: &Global) -> indicatif::ProgressBar {
 /// that is the reader's choice, not an error, and `println!` would panic on it.
 pub fn print_stdout(table: &str) -> Result<()> {
     // What a site or a notice file wrote reaches the operator's terminal only escaped.
-    let table = normalize::printable(table);
+    let table = text::printable(table);
     let mut out = std::io::stdout().lock();
     match out.write_all(table.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::collect::http::{self, Down};
 use crate::model::FeedId;
-use crate::normalize;
+use crate::text;
 
 use super::Outcome;
 
@@ -248,7 +248,7 @@ pub fn print_summary(
     for s in summaries {
         outcome.notices_failed += s.notices_failed;
         let line = s.line();
-        let line = normalize::printable(&line);
+        let line = text::printable(&line);
         if s.ok {
             if !quiet {
                 eprintln!("{line}");

@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use crate::text::normalize_percent;
+
 /// The rules of one robots.txt that apply to one user agent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Robots {
@@ -20,7 +22,7 @@ pub struct Robots {
 #[derive(Debug, Clone, PartialEq)]
 struct Rule {
     allow: bool,
-    /// Pattern with percent-escapes upper-cased and non-ASCII percent-encoded, as URLs are.
+    /// Pattern with percent-escapes in their one spelling ([`normalize_percent`]), as the target is.
     pattern: String,
     /// As written in the file, for messages.
     original: String,
@@ -85,7 +87,7 @@ impl Robots {
                         // An empty `Disallow:` allows everything: no rule at all.
                         g.rules.push(Rule {
                             allow: key == "allow",
-                            pattern: normalize(value),
+                            pattern: normalize_percent(value),
                             original: format!(
                                 "{}: {value}",
                                 if key == "allow" { "Allow" } else { "Disallow" }
@@ -120,7 +122,7 @@ impl Robots {
         if path_and_query == "/robots.txt" {
             return None;
         }
-        let target = normalize(path_and_query);
+        let target = normalize_percent(path_and_query);
         let best = self
             .rules
             .iter()
@@ -143,29 +145,6 @@ fn product_token(agent: &str) -> &str {
         .split(|c: char| c == '/' || c.is_whitespace())
         .next()
         .unwrap_or_default()
-}
-
-/// Upper-case existing percent-escapes and percent-encode non-ASCII bytes, so that a rule written
-/// as `/附件` or `/%e9%99%84` matches the URL's `/%E9%99%84`.
-fn normalize(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match (b, bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
-                out.push('%');
-                out.push(h.to_ascii_uppercase() as char);
-                out.push(l.to_ascii_uppercase() as char);
-                i += 3;
-                continue;
-            }
-            (b, _, _) if b.is_ascii() => out.push(b as char),
-            (b, _, _) => out.push_str(&format!("%{b:02X}")),
-        }
-        i += 1;
-    }
-    out
 }
 
 /// RFC 9309 §2.2.3: `*` matches any run of characters, a trailing `$` anchors the end; otherwise
@@ -276,6 +255,19 @@ mod tests {
         assert_eq!(r.crawl_delay(), Some(Duration::from_secs(4)));
         let r = Robots::parse("User-agent: *\nCrawl-delay: nonsense\n", "noticefeed");
         assert_eq!(r.crawl_delay(), None);
+    }
+
+    #[test]
+    fn escaped_unreserved_characters_match_their_plain_spelling() {
+        // RFC 9309 §2.2.2's table: `/foo/bar/%62%61%7A` matches `/foo/bar/baz`, and back.
+        assert!(blocked(
+            "User-agent: *\nDisallow: /foo/bar/%62%61%7A\n",
+            "/foo/bar/baz"
+        )
+        .is_some());
+        assert!(blocked("User-agent: *\nDisallow: /~joe/\n", "/%7ejoe/x").is_some());
+        // An escaped `/` is not a path separator.
+        assert!(blocked("User-agent: *\nDisallow: /a/b\n", "/a%2Fb").is_none());
     }
 
     #[test]

@@ -40,9 +40,10 @@ fn normalize_pinned(
     feed: &FeedId,
     raw: RawNotice,
     cx: &Context<'_>,
+    warnings: &mut Vec<String>,
 ) -> Result<Item> {
     let key = normalize::guid_key(&raw);
-    let mut item = normalize::normalize(raw, cx)?;
+    let mut item = normalize::normalize(raw, cx, warnings)?;
     if let Some(key) = key {
         let key = key.key_text();
         let ids = [Identity {
@@ -79,7 +80,8 @@ fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path) -> Result<Fresh> 
             .as_ref()
             .map(|p| GuidKey::Path(p.clone()).key_text());
         let origin = raw.origin.clone();
-        match normalize::normalize(raw, &cx) {
+        // A local notice's date is never replaced, so there is nothing to warn about.
+        match normalize::normalize(raw, &cx, &mut Vec::new()) {
             Ok(item) => items.push((item, key.unwrap_or_default(), source, origin)),
             Err(e) => {
                 fresh.notices_failed += 1;
@@ -141,9 +143,8 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
     let opts = RunOptions {
         max_pages: run.args.backfill,
         refresh: run.args.refresh,
-        now: run.now,
     };
-    let scraped = rt.block_on(walker.collect(src, def.meta.timezone, &memory, opts))?;
+    let scraped = rt.block_on(walker.collect(src, &memory, opts))?;
     let mut fresh = Fresh::default();
     for w in &scraped.warnings {
         log::warn!("{}: {w}", def.id());
@@ -165,7 +166,13 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
             }
         }
         let origin = sn.raw.origin.clone();
-        match normalize_pinned(&mut run.store, def.id(), sn.raw, &cx) {
+        let mut warnings = Vec::new();
+        let normalized = normalize_pinned(&mut run.store, def.id(), sn.raw, &cx, &mut warnings);
+        for w in &warnings {
+            log::warn!("{}: {w}", def.id());
+        }
+        fresh.warnings += warnings.len();
+        match normalized {
             Ok(item) => fresh.items.push(item),
             Err(e) => {
                 fresh.notices_failed += 1;

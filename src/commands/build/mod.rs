@@ -19,12 +19,12 @@ use crate::collect::http::Down;
 use crate::collect::site::Walker;
 use crate::config::{self, FeedDef, Project, Source};
 use crate::model::{self, FeedId, Item};
-use crate::normalize;
 use crate::run::{
     self, confirm_causes, http_client, isolated, print_summary, Cause, FeedSummary, Outcome,
     RunReport, StoreRobots,
 };
 use crate::store::Store;
+use crate::text;
 use crate::write;
 
 use collect::collect_feed;
@@ -136,7 +136,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<Outcome> {
             if written == 1 { "" } else { "s" }
         ),
         Err(e) => {
-            eprintln!("error: {}", normalize::printable(&format!("{e:#}")));
+            eprintln!("error: {}", text::printable(&format!("{e:#}")));
             outcome.folder_failed = true;
         }
     }
@@ -329,7 +329,7 @@ fn write_report(
     match written {
         Ok(_) => true,
         Err(e) => {
-            eprintln!("error: {}", normalize::printable(&format!("{e:#}")));
+            eprintln!("error: {}", text::printable(&format!("{e:#}")));
             false
         }
     }

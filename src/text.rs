@@ -1,0 +1,152 @@
+//! Small string rules every layer needs, kept in one place below all of them: one-line
+//! cleaning, the characters XML refuses, text safe for a terminal, HTML escaping, and the one
+//! spelling of percent-escapes. Pure functions on `&str`, no knowledge of notices or feeds.
+
+/// Characters XML 1.0 forbids (C0 controls except tab/newline/CR, U+FFFE/U+FFFF, lone
+/// surrogates cannot occur in Rust strings) are dropped: one stray byte must not break a feed.
+/// So are DEL and the C1 controls (U+007F–U+009F), which XML allows but discourages: they are
+/// invisible, and a C1 CSI is a terminal escape.
+pub fn strip_xml_invalid(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r')
+                || ('\u{20}'..='\u{7E}').contains(&c)
+                || ('\u{A0}'..='\u{D7FF}').contains(&c)
+                || ('\u{E000}'..='\u{FFFD}').contains(&c)
+                || c >= '\u{10000}'
+        })
+        .collect()
+}
+
+/// One-line text: XML-invalid characters dropped, runs of whitespace (including the
+/// ideographic space U+3000 and no-break space) folded to one space, ends trimmed. Single
+/// ASCII spaces inside a title are meaningful and kept.
+pub fn clean_text(s: &str) -> String {
+    let s = strip_xml_invalid(s);
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}' {
+            pending_space = true;
+        } else if !c.is_control() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Text for a terminal or a log: control characters other than newline and tab (ESC, BEL, CR,
+/// DEL, the C1 range) are shown as `\u{1b}` escapes, so text from a site or a notice file can
+/// never move the cursor, retitle the window or ring the bell of the operator's terminal.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && !matches!(c, '\n' | '\t') {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Plain text as HTML text: the markup characters become entities.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Re-spells percent-escapes so two spellings of one URL part compare equal (RFC 3986 §6.2.2.2
+/// and RFC 9309 §2.2.2): escapes of unreserved characters are decoded (`%41` → `A`), the other
+/// escapes use upper-case hex (`%e9` → `%E9`), and non-ASCII characters are percent-encoded
+/// as their UTF-8 bytes (`附` → `%E9%99%84`). A `%` not followed by two hex digits is kept.
+pub fn normalize_percent(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match (b, bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                let v = hex_value(h) * 16 + hex_value(l);
+                if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') {
+                    out.push(v as char);
+                } else {
+                    out.push('%');
+                    out.push(h.to_ascii_uppercase() as char);
+                    out.push(l.to_ascii_uppercase() as char);
+                }
+                i += 3;
+                continue;
+            }
+            (b, _, _) if b.is_ascii() => out.push(b as char),
+            (b, _, _) => out.push_str(&format!("%{b:02X}")),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The value of one ASCII hex digit (the caller checked it is one).
+fn hex_value(d: u8) -> u8 {
+    match d {
+        b'0'..=b'9' => d - b'0',
+        b'a'..=b'f' => d - b'a' + 10,
+        _ => d.to_ascii_uppercase().wrapping_sub(b'A') + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_terminal_controls() {
+        // See: issue 9, case 7.
+        assert_eq!(
+            printable("a\u{1b}]0;x\u{7}b\rc\n\td"),
+            "a\\u{1b}]0;x\\u{7}b\\u{d}c\n\td"
+        );
+        assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
+        assert!(matches!(printable("平常"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn xml_invalid_characters_are_dropped() {
+        assert_eq!(strip_xml_invalid("a\u{0}b\u{b}c\u{fffe}d\te"), "abcd\te");
+        assert_eq!(
+            strip_xml_invalid("a\u{7f}b\u{8e}c\u{9b}d\u{a0}"),
+            "abcd\u{a0}"
+        );
+    }
+
+    #[test]
+    fn percent_escapes_have_one_spelling() {
+        assert_eq!(normalize_percent("/%7euser/%41%2f%e9"), "/~user/A%2F%E9");
+        assert_eq!(normalize_percent("/附件"), "/%E9%99%84%E4%BB%B6");
+        assert_eq!(normalize_percent("/%e9%99%84"), "/%E9%99%84");
+        // Not an escape: kept as written.
+        assert_eq!(normalize_percent("/100%/%zz/%4"), "/100%/%zz/%4");
+        // Reserved characters stay escaped: `%2F` is not the separator `/`, `%2A` not a wildcard.
+        assert_eq!(normalize_percent("/a%2fb%2a"), "/a%2Fb%2A");
+    }
+}
