@@ -113,6 +113,8 @@ pub struct SiteDef {
     pub aliases: Vec<String>,
     pub timezone: Option<Tz>,
     pub language: Option<String>,
+    /// The charset to read pages in when the site declares a wrong one (GBK is read as
+    /// GB18030 by the decoder, like every declared GBK).
     pub encoding: Option<&'static encoding_rs::Encoding>,
     pub user_agent: Option<String>,
     /// Minimum gap between requests to the site, in milliseconds.
@@ -332,21 +334,14 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
     let encoding = raw
         .encoding
         .map(|e| {
-            encoding_rs::Encoding::for_label(e.trim().as_bytes())
-                .map(|enc| {
-                    if enc == encoding_rs::GBK {
-                        encoding_rs::GB18030
-                    } else {
-                        enc
-                    }
-                })
-                .ok_or_else(|| {
-                    field_err(
-                        path,
-                        "encoding",
-                        format!("`{e}` is not a known encoding label"),
-                    )
-                })
+            // GBK is widened to GB18030 where every page is decoded (`collect::http::decode`).
+            encoding_rs::Encoding::for_label(e.trim().as_bytes()).ok_or_else(|| {
+                field_err(
+                    path,
+                    "encoding",
+                    format!("`{e}` is not a known encoding label"),
+                )
+            })
         })
         .transpose()?;
     let date_formats = raw

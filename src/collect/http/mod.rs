@@ -389,6 +389,15 @@ enum Verb {
     Head,
 }
 
+/// Whether a request waits on the host's robots.txt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RobotsCheck {
+    /// Every page, attachment and redirect hop (unless the run ignores robots.txt).
+    Obey,
+    /// The request is robots.txt itself.
+    IsRobotsTxt,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Validators<'a> {
     etag: Option<&'a str>,
@@ -516,7 +525,10 @@ impl Client {
             last_modified: req.last_modified.as_deref(),
         };
         let (url, answer) = self
-            .within_deadline(&req.url, self.follow(&req.url, Verb::Get, validators))
+            .within_deadline(
+                &req.url,
+                self.follow(&req.url, Verb::Get, validators, RobotsCheck::Obey),
+            )
             .await?;
         let etag = header_text(&answer.headers, header::ETAG);
         let last_modified = header_text(&answer.headers, header::LAST_MODIFIED);
@@ -555,7 +567,10 @@ impl Client {
     /// Robots, pacing, retries, redirects and mirrors apply as for [`Client::fetch`].
     pub async fn content_length(&self, url: &Url) -> Result<Option<u64>, Error> {
         let (_, answer) = self
-            .within_deadline(url, self.follow(url, Verb::Head, Validators::default()))
+            .within_deadline(
+                url,
+                self.follow(url, Verb::Head, Validators::default(), RobotsCheck::Obey),
+            )
             .await?;
         let length =
             header_text(&answer.headers, header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
@@ -608,12 +623,15 @@ impl Client {
             .unwrap_or(actual)
     }
 
-    /// Requests `start`, following redirects; each hop is robots-checked, paced and retried.
+    /// Requests `start`, following redirects; each hop is paced and retried, and checked
+    /// against robots.txt unless `robots` says the request is robots.txt itself (which must not
+    /// wait on robots.txt).
     async fn follow(
         &self,
         start: &Url,
         verb: Verb,
         validators: Validators<'_>,
+        robots: RobotsCheck,
     ) -> Result<(Url, Answer), Error> {
         let mut url = start.clone();
         let mut redirects = 0;
@@ -624,35 +642,14 @@ impl Client {
                 }
                 Route::Http(actual) => actual,
             };
-            if self.inner.opts.obey_robots {
-                self.check_robots(&url, &actual).await?;
+            if robots == RobotsCheck::Obey && self.inner.opts.obey_robots {
+                // Boxed: reading robots.txt follows its own redirects through this function.
+                Box::pin(self.check_robots(&url, &actual)).await?;
             }
             let answer = self.exchange(&url, &actual, verb, validators).await?;
             match self.next_hop(start, &url, &actual, &answer, &mut redirects)? {
                 Some(next) => url = next,
                 None => return Ok((url, answer)),
-            }
-        }
-    }
-
-    /// The same loop for robots.txt itself, which must not wait on robots.txt. (Kept apart from
-    /// `follow` because a flag would make the two async fns recursive.)
-    async fn follow_unchecked(
-        &self,
-        start: &Url,
-        validators: Validators<'_>,
-    ) -> Result<Answer, Error> {
-        let mut url = start.clone();
-        let mut redirects = 0;
-        loop {
-            let actual = match self.route(&url)? {
-                Route::File(path) => return self.read_file(&url, path, Verb::Get).await,
-                Route::Http(actual) => actual,
-            };
-            let answer = self.exchange(&url, &actual, Verb::Get, validators).await?;
-            match self.next_hop(start, &url, &actual, &answer, &mut redirects)? {
-                Some(next) => url = next,
-                None => return Ok(answer),
             }
         }
     }
@@ -931,7 +928,10 @@ impl Client {
             etag: revalidate.and_then(|c| c.etag.as_deref()),
             last_modified: revalidate.and_then(|c| c.last_modified.as_deref()),
         };
-        let fetched = self.follow_unchecked(&site, validators).await;
+        let fetched = self
+            .follow(&site, Verb::Get, validators, RobotsCheck::IsRobotsTxt)
+            .await
+            .map(|(_, answer)| answer);
         let remember = |entry: CachedRobots| {
             if let Some(c) = cache {
                 c.put(site.as_str(), entry);
