@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 use url::Url;
@@ -75,6 +76,8 @@ pub struct RunOptions {
     pub max_pages: Option<u32>,
     /// `--refresh`: request detail pages of known notices again.
     pub refresh: bool,
+    /// The run's start: when the list pages fetched in it are stamped as fetched.
+    pub now: DateTime<Utc>,
 }
 
 /// One collected notice and how it was read.

@@ -85,6 +85,7 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<Outcome> {
     let opts = RunOptions {
         max_pages: args.pages,
         refresh: true,
+        now,
     };
     let scraped = match rt.block_on(walker.collect(src, &NoMemory, opts)) {
         Ok(s) => s,

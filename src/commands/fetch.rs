@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
+use chrono::Utc;
 use url::Url;
 
 use crate::cli::{FetchArgs, Global};
@@ -129,6 +130,7 @@ pub fn run(global: &Global, args: &FetchArgs) -> Result<Outcome> {
     let opts = RunOptions {
         max_pages: args.backfill,
         refresh: true,
+        now: Utc::now(),
     };
     let mut summaries = Vec::new();
     for (n, def) in sources.iter().enumerate() {

@@ -143,6 +143,7 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
     let opts = RunOptions {
         max_pages: run.args.backfill,
         refresh: run.args.refresh,
+        now: run.now,
     };
     let scraped = rt.block_on(walker.collect(src, &memory, opts))?;
     let mut fresh = Fresh::default();
