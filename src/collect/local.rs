@@ -6,15 +6,21 @@
 //! UTF-8 (with or without BOM), UTF-16 with BOM, or else GB18030, the superset of GBK and GB2312
 //! that Chinese office tools still save in.
 //!
+//! [`scan`] finds the notice files and each one's identity ([`FileStamp`]: size, modification
+//! time, inode) from metadata alone; [`read`] reads one file and hashes its bytes. A caller that
+//! remembers both re-reads only files whose identity changed; [`collect`] reads them all.
+//!
 //! One bad file never stops the others: each problem becomes a [`Problem`] naming the file (and
 //! the line where one is known), and the rest of the folder is read.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
 
 use super::date::{parse_date_value, parse_dmy};
-use crate::model::{CanonicalUrl, RawBody, RawDate, RawNotice};
+use crate::model::{CanonicalUrl, FileStamp, RawBody, RawDate, RawNotice};
 
 /// A file (or an entry in a file) that could not be read as a notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,13 +63,50 @@ fn problem(file: &Path, line: Option<usize>, message: impl Into<String>) -> Prob
     }
 }
 
-/// The largest notice file read (16 MiB). A notice is a page of text; a bigger file is a
-/// mistake or an attack, and reading it whole would cost memory for nothing.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest notice file read (64 MiB). A notice is a page of text and a whole archive
+/// exported as JSON Lines is a few MiB; a bigger file is a mistake or an attack, and reading it
+/// whole would cost memory for nothing.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads every notice file below `dir` (recursively, in path order; hidden files and README
-/// files are not notices). A symbolic link is followed only when its target stays inside `dir`.
+/// A notice file found by [`scan`], not read yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The path it was reached by, below the notice folder (a link's own path, not its
+    /// target's).
+    pub path: PathBuf,
+    /// `path` relative to the notice folder, `/`-separated: the file's name in the store, and
+    /// the last-resort GUID key of its notices.
+    pub rel: String,
+    /// Its identity when scanned (a link's target's), from metadata alone; `None` when the
+    /// metadata could not be read, and then [`read`] says why. Taken before any byte is read,
+    /// so a file changed while it is read has a new identity at the next scan.
+    pub stamp: Option<FileStamp>,
+}
+
+/// What one file gave.
+#[derive(Debug, Default)]
+pub struct FileRead {
+    pub notices: Vec<RawNotice>,
+    pub problems: Vec<Problem>,
+    /// SHA-256 of the bytes read; `None` when none could be read (too big, unreadable).
+    pub hash: Option<[u8; 32]>,
+}
+
+/// Reads every notice file below `dir`: [`scan`], then [`read`] each file.
 pub fn collect(dir: &Path) -> Result<Collected, FolderError> {
+    let mut out = Collected::default();
+    for file in scan(dir)? {
+        let mut r = read(&file);
+        out.notices.append(&mut r.notices);
+        out.problems.append(&mut r.problems);
+    }
+    Ok(out)
+}
+
+/// Finds every notice file below `dir` (recursively, in path order; hidden files and README
+/// files are not notices) and its identity, reading no file's bytes. A symbolic link is
+/// followed only when its target stays inside `dir`.
+pub fn scan(dir: &Path) -> Result<Vec<SourceFile>, FolderError> {
     let mut files = Vec::new();
     let folder_err = |source| FolderError {
         dir: dir.to_owned(),
@@ -86,20 +129,26 @@ pub fn collect(dir: &Path) -> Result<Collected, FolderError> {
         }
         _ => true,
     });
-    let mut out = Collected::default();
-    for path in files {
-        let rel = path
-            .strip_prefix(dir)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
-        let (mut notices, mut problems) = read_file(&path, &rel);
-        out.notices.append(&mut notices);
-        out.problems.append(&mut problems);
-    }
-    Ok(out)
+    Ok(files
+        .into_iter()
+        .map(|path| {
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let stamp = match std::fs::metadata(&path) {
+                Ok(m) => Some(FileStamp::of(&m)),
+                Err(e) => {
+                    log::debug!("{}: no metadata ({e})", path.display());
+                    None
+                }
+            };
+            SourceFile { path, rel, stamp }
+        })
+        .collect())
 }
 
 /// `root` is the canonical notice folder.
@@ -188,100 +237,102 @@ impl Format {
     }
 }
 
-fn read_file(path: &Path, rel: &str) -> (Vec<RawNotice>, Vec<Problem>) {
-    let one = |r: ParseResult| match r {
-        Ok(n) => (vec![n], vec![]),
-        Err((line, m)) => (vec![], vec![problem(path, line, m)]),
+/// Reads one file found by [`scan`]: its notices, what was wrong with it, and the hash of its
+/// bytes. The file is read once, at most [`MAX_FILE_BYTES`] of it; its text is parsed and
+/// dropped, a JSON Lines file one line at a time.
+pub fn read(file: &SourceFile) -> FileRead {
+    let path = file.path.as_path();
+    let rel = file.rel.as_str();
+    let mut out = FileRead::default();
+    let Some(format) = Format::of(path) else {
+        out.problems.push(problem(path, None, "unknown extension"));
+        return out;
     };
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > MAX_FILE_BYTES => {
-            return (
-                vec![],
-                vec![problem(
-                    path,
-                    None,
-                    format!(
-                        "file is {} bytes, more than the {MAX_FILE_BYTES} bytes a notice file may have; skipped",
-                        m.len()
-                    ),
-                )],
-            )
-        }
-        _ => {}
-    }
-    let bytes = match read_capped(path) {
+    let bytes = match std::fs::File::open(path)
+        .map_err(|e| format!("cannot read: {e}"))
+        .and_then(|f| {
+            let declared = f.metadata().map_err(|e| format!("cannot read: {e}"))?.len();
+            read_capped(f, declared, MAX_FILE_BYTES)
+        }) {
         Ok(b) => b,
-        Err(e) => {
-            return (
-                vec![],
-                vec![problem(path, None, format!("cannot read: {e}"))],
-            )
+        Err(m) => {
+            out.problems.push(problem(path, None, m));
+            return out;
         }
     };
-    let text = match decode(&bytes) {
-        Ok(t) => drop_control_chars(&t),
-        Err(m) => return (vec![], vec![problem(path, None, m)]),
+    out.hash = Some(Sha256::digest(&bytes).into());
+    let text = match decode(bytes) {
+        Ok(t) => drop_control_chars(t),
+        Err(m) => {
+            out.problems.push(problem(path, None, m));
+            return out;
+        }
     };
     let origin = path.display().to_string();
-    match Format::of(path) {
-        None => (vec![], vec![problem(path, None, "unknown extension")]),
-        Some(Format::Text) => one(parse_text(&text, &origin, rel)),
-        Some(Format::Markdown) => one(parse_markdown(&text, &origin, rel)),
-        Some(Format::Json) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Array(entries)) => collect_entries(
+    let mut one = |r: ParseResult| match r {
+        Ok(n) => out.notices.push(n),
+        Err((line, m)) => out.problems.push(problem(path, line, m)),
+    };
+    match format {
+        Format::Text => one(parse_text(&text, &origin, rel)),
+        Format::Markdown => one(parse_markdown(&text, &origin, rel)),
+        Format::Json => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(entries)) => {
+                drop(text);
+                for (i, v) in entries.into_iter().enumerate() {
+                    push_entry(&mut out, path, rel, i + 1, None, v);
+                }
+            }
+            Ok(_) => out.problems.push(problem(
                 path,
-                rel,
-                entries
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| (i + 1, None, v)),
-            ),
-            Ok(_) => (
-                vec![],
-                vec![problem(
-                    path,
-                    None,
-                    "a .json notice file must hold an array of notices",
-                )],
-            ),
-            Err(e) => (
-                vec![],
-                vec![problem(path, Some(e.line()), format!("invalid JSON: {e}"))],
-            ),
+                None,
+                "a .json notice file must hold an array of notices",
+            )),
+            Err(e) => {
+                out.problems
+                    .push(problem(path, Some(e.line()), format!("invalid JSON: {e}")))
+            }
         },
-        Some(Format::JsonLines) => {
-            let mut entries = Vec::new();
-            let mut problems = Vec::new();
+        Format::JsonLines => {
+            let mut index = 0;
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
                 match serde_json::from_str::<Value>(line) {
-                    Ok(v) => entries.push((entries.len() + 1, Some(i + 1), v)),
+                    Ok(v) => {
+                        index += 1;
+                        push_entry(&mut out, path, rel, index, Some(i + 1), v);
+                    }
                     Err(e) => {
-                        problems.push(problem(path, Some(i + 1), format!("invalid JSON: {e}")))
+                        out.problems
+                            .push(problem(path, Some(i + 1), format!("invalid JSON: {e}")))
                     }
                 }
             }
-            let (notices, mut more) = collect_entries(path, rel, entries.into_iter());
-            problems.append(&mut more);
-            (notices, problems)
         }
     }
+    out
 }
 
-/// The file's bytes, never more than [`MAX_FILE_BYTES`] + 1 of them (a file that grows after
-/// the size check is still cut off, and then refused).
-fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "more than the {MAX_FILE_BYTES} bytes a notice file may have"
-        )));
+/// At most `cap` bytes of `reader`, whose length was `declared` when it was opened: a file
+/// declared bigger is refused before any byte is read, one that grows past the cap while it is
+/// read is cut off at `cap` + 1 bytes and then refused.
+fn read_capped(reader: impl std::io::Read, declared: u64, cap: u64) -> Result<Vec<u8>, String> {
+    if declared > cap {
+        return Err(format!(
+            "file is {declared} bytes, more than the {cap} bytes a notice file may have; skipped"
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    reader
+        .take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(format!(
+            "file grew past the {cap} bytes a notice file may have while it was read; skipped"
+        ));
     }
     Ok(bytes)
 }
@@ -298,36 +349,36 @@ fn capped_body(mut body: String, origin: &str) -> String {
     body
 }
 
-/// JSON entries: every good entry is kept, every bad one reported.
-fn collect_entries(
+/// One JSON entry: a good one is kept, a bad one reported.
+fn push_entry(
+    out: &mut FileRead,
     path: &Path,
     rel: &str,
-    entries: impl Iterator<Item = (usize, Option<usize>, Value)>,
-) -> (Vec<RawNotice>, Vec<Problem>) {
-    let mut notices = Vec::new();
-    let mut problems = Vec::new();
-    for (index, line, value) in entries {
-        let Value::Object(map) = value else {
-            problems.push(problem(
-                path,
-                line,
-                format!("entry {index} is not an object"),
-            ));
-            continue;
-        };
-        let origin = format!("{}#{index}", path.display());
-        match notice_from_fields(map, None, &origin, &format!("{rel}#{index}")) {
-            Ok(n) => notices.push(n),
-            Err(m) => problems.push(problem(path, line, format!("entry {index}: {m}"))),
-        }
+    index: usize,
+    line: Option<usize>,
+    value: Value,
+) {
+    let Value::Object(map) = value else {
+        out.problems.push(problem(
+            path,
+            line,
+            format!("entry {index} is not an object"),
+        ));
+        return;
+    };
+    let origin = format!("{}#{index}", path.display());
+    match notice_from_fields(map, None, &origin, &format!("{rel}#{index}")) {
+        Ok(n) => out.notices.push(n),
+        Err(m) => out
+            .problems
+            .push(problem(path, line, format!("entry {index}: {m}"))),
     }
-    (notices, problems)
 }
 
 /// Bytes to text: BOMs honoured, UTF-8 preferred, GB18030 (⊇ GBK ⊇ GB2312) as the fallback.
 /// Binary files and bytes that are neither are errors, never mojibake in a feed.
-pub fn decode(bytes: &[u8]) -> Result<String, String> {
-    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+pub fn decode(bytes: Vec<u8>) -> Result<String, String> {
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(&bytes) {
         let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         if had_errors {
             return Err(format!("invalid {} text", enc.name()));
@@ -337,10 +388,12 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     if bytes.contains(&0) {
         return Err("binary file (contains NUL bytes), not a notice".to_owned());
     }
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return Ok(s.to_owned());
-    }
-    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    // UTF-8 becomes the text without a copy.
+    let bytes = match String::from_utf8(bytes) {
+        Ok(s) => return Ok(s),
+        Err(e) => e.into_bytes(),
+    };
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(&bytes);
     if had_errors {
         return Err("invalid encoding: neither UTF-8 nor GB18030/GBK".to_owned());
     }
@@ -357,13 +410,14 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
 /// Control characters (other than tab and line breaks) and the non-characters U+FFFE/U+FFFF
 /// are invisible in an editor, forbidden in XML, and make YAML, TOML and JSON parsers refuse
 /// the whole file; one stray byte pasted from an office document must not lose a notice.
-fn drop_control_chars(text: &str) -> String {
-    text.chars()
-        .filter(|&c| {
-            matches!(c, '\t' | '\n' | '\r')
-                || !(c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}'))
-        })
-        .collect()
+fn drop_control_chars(text: String) -> String {
+    let dropped = |c: char| {
+        !matches!(c, '\t' | '\n' | '\r') && (c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}'))
+    };
+    if !text.chars().any(dropped) {
+        return text;
+    }
+    text.chars().filter(|&c| !dropped(c)).collect()
 }
 
 type ParseResult = Result<RawNotice, (Option<usize>, String)>;
@@ -621,7 +675,7 @@ mod tests {
     #[test]
     fn text_notice_with_all_tolerated_variations() {
         let t = "\u{feff}Title here   \r\n\r\ndate\r\n05/09/2026\r\n\r\nFirst line\r\ncontinued.   \r\n\r\n\r\nSecond.\r\n\r\n\r\n";
-        let n = parse_text(&decode(t.as_bytes()).unwrap(), "f", "f.txt").unwrap();
+        let n = parse_text(&decode(t.as_bytes().to_vec()).unwrap(), "f", "f.txt").unwrap();
         assert_eq!(n.title, "Title here");
         assert_eq!(n.date, local(2026, 9, 5, 0, 0));
         assert_eq!(
@@ -778,7 +832,7 @@ mod tests {
         let c = collect(dir.path()).unwrap();
         assert_eq!(c.problems.len(), 1);
         let p = c.problems[0].to_string();
-        assert!(p.contains("big.txt") && p.contains("16777216"), "{p}");
+        assert!(p.contains("big.txt") && p.contains("67108864"), "{p}");
         for n in &c.notices {
             let len = match &n.body {
                 RawBody::Paragraphs(ps) => ps.iter().map(String::len).sum(),
@@ -792,14 +846,112 @@ mod tests {
     }
 
     #[test]
+    fn a_file_is_refused_by_its_declared_size_or_once_it_grows_past_the_cap() {
+        // See: issue 11, point 3: a file bigger than the cap is an error, not an allocation.
+        let e = read_capped(std::io::empty(), 65, 64).unwrap_err();
+        assert_eq!(
+            e,
+            "file is 65 bytes, more than the 64 bytes a notice file may have; skipped"
+        );
+        // A file that grows after its size was read: an endless reader is cut at cap + 1.
+        let e = read_capped(std::io::repeat(b'x'), 10, 64).unwrap_err();
+        assert!(e.contains("grew past the 64 bytes"), "{e}");
+        assert_eq!(read_capped(&b"abc"[..], 3, 3).unwrap(), b"abc");
+        // The size is read from metadata before a byte is: a sparse file one byte too big.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::File::create(dir.path().join("big.jsonl"))
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        let files = scan(dir.path()).unwrap();
+        let r = read(&files[0]);
+        assert!(r.notices.is_empty() && r.hash.is_none());
+        assert_eq!(
+            r.problems[0].to_string(),
+            format!(
+                "{}: file is 67108865 bytes, more than the 67108864 bytes a notice file may have; skipped",
+                dir.path().join("big.jsonl").display()
+            )
+        );
+    }
+
+    #[test]
+    fn scan_stamps_each_file_and_read_hashes_its_bytes() {
+        // See: issue 11, point 1: identity from metadata alone, a hash of the bytes read.
+        use sha2::{Digest as _, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("2026")).unwrap();
+        let a = "{\"title\":\"甲\",\"date\":\"2026-01-02\"}\n";
+        std::fs::write(dir.path().join("2026/a.jsonl"), a).unwrap();
+        std::fs::write(
+            dir.path().join("b.md"),
+            "---\ntitle: B\ndate: 2026-01-01\n---\n",
+        )
+        .unwrap();
+        let files = scan(dir.path()).unwrap();
+        let rels: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["2026/a.jsonl", "b.md"]);
+        let stamp = files[0].stamp.unwrap();
+        let meta = std::fs::metadata(dir.path().join("2026/a.jsonl")).unwrap();
+        assert_eq!(stamp.size, a.len() as u64);
+        assert_eq!(stamp, FileStamp::of(&meta));
+        let r = read(&files[0]);
+        assert_eq!(r.hash, Some(Sha256::digest(a).into()));
+        assert_eq!(r.notices[0].title, "甲");
+        assert_eq!(r.notices[0].rel_path.as_deref(), Some("2026/a.jsonl#1"));
+
+        // The same bytes written again by a rename: another identity, the same hash.
+        let tmp = dir.path().join("2026/.a.tmp");
+        std::fs::write(&tmp, a).unwrap();
+        std::fs::rename(&tmp, dir.path().join("2026/a.jsonl")).unwrap();
+        let again = scan(dir.path()).unwrap();
+        assert_ne!(again[0].stamp, files[0].stamp);
+        assert_eq!(read(&again[0]).hash, r.hash);
+        // A link is scanned under its own path (the first in order of the two paths to one
+        // file) with its target's identity.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("0-link.jsonl");
+            std::os::unix::fs::symlink("2026/a.jsonl", &link).unwrap();
+            let linked = scan(dir.path()).unwrap();
+            let rels: Vec<_> = linked.iter().map(|f| f.rel.as_str()).collect();
+            assert_eq!(rels, ["0-link.jsonl", "b.md"]);
+            assert_eq!(linked[0].stamp, again[0].stamp);
+            std::fs::remove_file(link).unwrap();
+        }
+        // Other bytes of the same size: another hash.
+        std::fs::write(dir.path().join("2026/a.jsonl"), a.replace('甲', "乙")).unwrap();
+        let edited = scan(dir.path()).unwrap();
+        assert_eq!(edited[0].stamp.unwrap().size, stamp.size);
+        assert_ne!(read(&edited[0]).hash, r.hash);
+    }
+
+    #[test]
+    fn json_lines_problems_are_reported_in_line_order_and_good_lines_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.jsonl"),
+            "{\"title\":\"One\",\"date\":\"2026-01-02\"}\n{bad\n\n[1]\n{\"title\":\"Two\",\"date\":\"2026-01-03\"}\n",
+        )
+        .unwrap();
+        let c = collect(dir.path()).unwrap();
+        let titles: Vec<_> = c.notices.iter().map(|n| n.title.as_str()).collect();
+        assert_eq!(titles, ["One", "Two"]);
+        assert_eq!(c.notices[1].rel_path.as_deref(), Some("a.jsonl#3"));
+        let lines: Vec<_> = c.problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [Some(2), Some(4)]);
+        assert!(c.problems[1].message.contains("entry 2 is not an object"));
+    }
+
+    #[test]
     fn gbk_and_gb2312_bytes_decode() {
         let (bytes, _, _) = encoding_rs::GBK.encode("关于召开2026年有色金属行业会议的通知");
         assert_eq!(
-            decode(&bytes).unwrap(),
+            decode(bytes.into_owned()).unwrap(),
             "关于召开2026年有色金属行业会议的通知"
         );
-        assert!(decode(b"\x00\x01\x02binary").is_err());
-        assert!(decode(&[0xff, 0xff, 0xff, 0x30]).is_err());
+        assert!(decode(b"\x00\x01\x02binary".to_vec()).is_err());
+        assert!(decode(vec![0xff, 0xff, 0xff, 0x30]).is_err());
     }
 
     #[test]
