@@ -75,6 +75,14 @@ CREATE TABLE source_pin (
     PRIMARY KEY (feed, source)
 ) STRICT;
 "#,
+    r#"
+CREATE TABLE rendered (
+    out         TEXT NOT NULL,
+    feed        TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (out, feed)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes and understands.
@@ -173,7 +181,7 @@ mod tests {
             tx.commit().unwrap();
         }
         let mut s = Store::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 3);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(
             s.pinned_guid(&key.key_text()).unwrap().unwrap().as_str(),
             "urn:uuid:82530e5a-75ef-5835-9f6a-0d80f1d28a2d"
@@ -185,6 +193,35 @@ mod tests {
             Some("path:2026-09-09-copper-forum-harbin.txt"),
         );
         assert_eq!(g.as_str(), "urn:uuid:82530e5a-75ef-5835-9f6a-0d80f1d28a2d");
+        assert!(s.integrity_check().unwrap());
+    }
+
+    #[test]
+    fn a_version_3_store_keeps_its_pins_and_gains_render_fingerprints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..3] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 3).unwrap();
+            tx.execute(
+                "INSERT INTO guid_pin (key_text, guid) VALUES ('id:a', 'urn:uuid:a')",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            s.pinned_guid("id:a").unwrap().unwrap().as_str(),
+            "urn:uuid:a"
+        );
+        assert_eq!(s.rendered("/out", Some(&feed("notices"))).unwrap(), None);
+        s.set_rendered("/out", Some(&feed("notices")), "f").unwrap();
         assert!(s.integrity_check().unwrap());
     }
 

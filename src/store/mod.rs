@@ -8,14 +8,14 @@
 //!
 //! One file per concern: `migrations` (the schema), `archive` (items), `pins` (GUID pins
 //! and source positions), `pages` (the HTTP page cache), `robots`, `status` (per-feed run
-//! outcomes) and `lock` (one run at a time).
+//! outcomes), `rendered` (what was last written where) and `lock` (one run at a time).
 //!
 //! Why a store at all: the source's list pages only show the newest notices, so a stateless run
 //! would drop older notices from the feed, re-derive GUIDs under changed rules and refetch every
 //! page. The store remembers, so a cron job can rerun for years without losing or re-announcing
 //! anything. It refuses everything else: no fetching, no rendering, no clock (callers pass `now`).
 //!
-//! # Schema (version 3, `PRAGMA user_version`)
+//! # Schema (version 4, `PRAGMA user_version`)
 //!
 //! All times are RFC 3339 UTC text with nine fractional digits (`2026-01-23T08:00:00.000000000Z`):
 //! fixed width, so text order is time order and `ORDER BY published` matches
@@ -49,6 +49,9 @@
 //!           etag, last_modified TEXT         validators for the revalidation
 //!           body TEXT                        the rules, reused while fresh and after a 304
 //!           fetched_at TEXT                  fetched or last confirmed; its age decides
+//! rendered  (out, feed) PK                  an output folder (absolute) and a feed id ('' for
+//!                                            the folder files feeds.opml and index.html)
+//!           fingerprint TEXT                 of what the files written there last show
 //! ```
 //!
 //! `source_pin` (version 3) is what lets a notice keep its GUID when its key changes: a local
@@ -61,6 +64,10 @@
 //! matters (a cached 404 allows everything) and because it is read for every origin at the start
 //! of a run, never by URL from a feed.
 //!
+//! `rendered` (version 4) lets a build leave a feed's files alone when it would render them to
+//! the same bytes: the fingerprint (the build's recipe: version, settings, shown items) is
+//! recorded after the files are written, per output folder.
+//!
 //! A migration is appended to `migrations::MIGRATIONS`, never edited: stores in the field were
 //! built by the old text.
 
@@ -69,6 +76,7 @@ mod lock;
 mod migrations;
 mod pages;
 mod pins;
+mod rendered;
 mod robots;
 mod status;
 

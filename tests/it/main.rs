@@ -6,6 +6,7 @@ mod docs;
 mod fetch;
 mod guid;
 mod hostile;
+mod incremental;
 mod interop;
 mod local;
 mod ops;

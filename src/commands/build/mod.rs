@@ -131,10 +131,11 @@ pub fn run(global: &Global, args: &BuildArgs) -> Result<Outcome> {
     print_summary(&summaries, &down, deadline, global.quiet, &mut outcome);
     // Every feed of the folder, not only this run's: `build ID` must not drop the others.
     match write_folder_files(&run, &plan.all, plan.project.public_url.as_ref()) {
-        Ok(written) => log::info!(
+        Ok(Some(written)) => log::info!(
             "feeds.opml, index.html: {written} file{} written",
             if written == 1 { "" } else { "s" }
         ),
+        Ok(None) => {}
         Err(e) => {
             eprintln!("error: {}", text::printable(&format!("{e:#}")));
             outcome.folder_failed = true;

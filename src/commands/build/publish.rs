@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::config::FeedDef;
 use crate::model::change::UpsertReport;
-use crate::model::{FeedId, Item};
+use crate::model::{sha256_hex, FeedId, Item};
 use crate::render::{self, Format};
 use crate::run::{isolated, FeedSummary};
 use crate::write;
@@ -105,6 +105,14 @@ fn store_render_write(
         anyhow::bail!("no items to publish");
     }
     summary.items = archive.len();
+    let fingerprint = feed_fingerprint(&run.args.out, def, &archive);
+    let out = out_key(&run.args.out);
+    if run.store.rendered(&out, Some(def.id()))?.as_deref() == Some(fingerprint.as_str())
+        && all_files_exist(&run.args.out, def.id())
+    {
+        log::info!("{}: nothing shown changed; files kept", def.id());
+        return Ok(report);
+    }
     for format in Format::ALL {
         let doc = render::render(&def.meta, &archive, format);
         let path = run.args.out.join(format.file_name(def.id().as_str()));
@@ -121,16 +129,78 @@ fn store_render_write(
     if write::publish(&path, page.as_bytes())? {
         summary.files_written += 1;
     }
+    // Only once every file is written: a run killed before leaves a fingerprint that no longer
+    // matches, and the next run renders again.
+    run.store.set_rendered(&out, Some(def.id()), &fingerprint)?;
     Ok(report)
 }
 
+/// What a feed's files show, as one digest: the noticefeed version (its renderers), the output
+/// folder, the feed's settings and public URL and hubs, and every item it shows. Equal
+/// fingerprints mean equal files, so a feed whose fingerprint is the one recorded when its
+/// files were last written (and whose files are there) is not rendered again.
+fn feed_fingerprint(out: &Path, def: &FeedDef, archive: &[Item]) -> String {
+    let text = format!(
+        "noticefeed {}\n{}\n{:?}\n{:?}",
+        env!("CARGO_PKG_VERSION"),
+        out_key(out),
+        def.meta,
+        archive
+    );
+    sha256_hex(text.as_bytes())
+}
+
+/// The output folder as the store records it: absolute, so two spellings of one folder agree.
+fn out_key(out: &Path) -> String {
+    std::path::absolute(out)
+        .unwrap_or_else(|_| out.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Whether every file of a feed (each format and its page) is in the output folder.
+fn all_files_exist(out: &Path, id: &FeedId) -> bool {
+    Format::ALL
+        .iter()
+        .map(|f| f.file_name(id.as_str()))
+        .chain([render::html::page_name(id.as_str())])
+        .all(|name| out.join(name).is_file())
+}
+
 /// Writes the folder-wide files from the store: every defined feed that has items (its files
-/// were published by this run or an earlier one), grouped by site. Returns how many changed.
+/// were published by this run or an earlier one), grouped by site. Returns how many changed,
+/// `None` when nothing they show changed and they were kept.
 pub(super) fn write_folder_files(
     run: &Run<'_>,
     all: &[FeedDef],
     public_url: Option<&url::Url>,
-) -> Result<usize> {
+) -> Result<Option<usize>> {
+    // Each feed's recorded fingerprint stands for what it shows: the folder files change only
+    // when one of those, a definition or the public URL does.
+    let out = out_key(&run.args.out);
+    let mut text = format!(
+        "noticefeed {}\n{out}\n{:?}\n",
+        env!("CARGO_PKG_VERSION"),
+        public_url.map(url::Url::as_str)
+    );
+    for def in all {
+        let shown = run.store.rendered(&out, Some(def.id()))?;
+        text.push_str(&format!(
+            "{:?} {} {:?} {:?}\n",
+            def.group(all),
+            def.max_items,
+            def.meta,
+            shown
+        ));
+    }
+    let fingerprint = sha256_hex(text.as_bytes());
+    let folder_files = [render::opml::FILE_NAME, render::html::INDEX];
+    if run.store.rendered(&out, None)?.as_deref() == Some(fingerprint.as_str())
+        && folder_files.iter().all(|f| run.args.out.join(f).is_file())
+    {
+        log::info!("feeds.opml, index.html: no feed changed; files kept");
+        return Ok(None);
+    }
     let mut feeds = Vec::new();
     for def in all {
         let items = run.store.archive(def.id(), def.max_items)?;
@@ -148,7 +218,7 @@ pub(super) fn write_folder_files(
         .collect();
     if listed.is_empty() {
         // Nothing published yet (a first run whose feeds all failed): no empty list either.
-        return Ok(0);
+        return Ok(Some(0));
     }
     let mut written = 0;
     let opml = render::opml::render(&listed);
@@ -157,7 +227,8 @@ pub(super) fn write_folder_files(
     let index = render::html::index(&listed, public_url)?;
     let path = run.args.out.join(render::html::INDEX);
     written += usize::from(write::publish(&path, index.as_bytes())?);
-    Ok(written)
+    run.store.set_rendered(&out, None, &fingerprint)?;
+    Ok(Some(written))
 }
 
 /// WebSub: pings each hub once per feed document this run rewrote, after everything is

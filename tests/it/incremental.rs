@@ -1,0 +1,156 @@
+//! A run's cost follows what changed (issue 11): a local feed whose notice files all keep the
+//! identity the store remembers (size, mtime with nanoseconds, inode) is not read again; a file
+//! touched but identical is no change; a feed whose shown items and settings did not change is
+//! not rendered again, and the folder files are not either when no feed changed. Everything
+//! that held before still holds: byte-identical reruns, edits that keep GUIDs.
+
+// Tests may unwrap (STYLE.md §4): a panic with its message is the report.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::time::SystemTime;
+
+use crate::support::{snapshot, Project};
+
+const GOLD: &str = "2025-07-29-gold-silver-branch-council.txt";
+
+/// `build -v` with the project's folders; its stderr.
+fn build_verbose(p: &Project, extra: &[&str]) -> String {
+    let mut args = vec!["build", "-v"];
+    args.extend(extra);
+    let run = p.run(&args);
+    run.expect_code(0);
+    run.stderr
+}
+
+#[test]
+fn an_edited_notice_is_read_and_keeps_its_guid() {
+    let p = Project::bundled();
+    p.build().expect_code(0);
+    let ids = p.ids_by_title();
+    let gold = p.notices().join(GOLD);
+    let text = fs::read_to_string(&gold).unwrap();
+    fs::write(
+        &gold,
+        text.replacen("in Chifeng", "in Chifeng, Inner Mongolia", 1),
+    )
+    .unwrap();
+
+    let stderr = build_verbose(&p, &[]);
+    assert!(!stderr.contains("none read"), "{stderr}");
+    assert!(
+        stderr.contains("notices: 0 new, 1 updated, 9 unchanged; 10 items"),
+        "{stderr}"
+    );
+    let after = p.ids_by_title();
+    let old_title = "Gold and Silver Branch Holds Council Meeting in Chifeng";
+    let new_title = "Gold and Silver Branch Holds Council Meeting in Chifeng, Inner Mongolia";
+    assert_eq!(after[new_title], ids[old_title], "the edit kept the GUID");
+    let mut old: Vec<&String> = ids.values().collect();
+    let mut new: Vec<&String> = after.values().collect();
+    old.sort();
+    new.sort();
+    assert_eq!(old, new, "same GUIDs after the edit");
+
+    // A new notice file is read too.
+    p.write_notice(
+        "2026-12-01-new.txt",
+        "A new notice\n\ndate\n01/12/2026\n\nBody.\n",
+    );
+    let stderr = build_verbose(&p, &[]);
+    assert!(
+        stderr.contains("notices: 1 new, 0 updated, 10 unchanged; 11 items"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_changed_time_zone_reads_the_notices_again() {
+    let p = Project::bundled();
+    p.build().expect_code(0);
+    let def = p.path().join("feeds/notices.toml");
+    let toml = fs::read_to_string(&def).unwrap();
+    p.write_feed("notices", &toml.replace("Asia/Shanghai", "Europe/Berlin"));
+    let stderr = build_verbose(&p, &[]);
+    assert!(!stderr.contains("none read"), "{stderr}");
+    assert!(
+        stderr.contains("notices: 0 new, 8 updated, 2 unchanged"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_notice_file_that_fails_fails_every_run() {
+    let p = Project::bundled();
+    p.write_notice("broken.json", "{ not json");
+    let first = p.build();
+    first.expect_code(1);
+    let again = p.build();
+    again.expect_code(1);
+    assert!(again.stderr.contains("broken.json"), "{}", again.stderr);
+}
+
+#[test]
+fn an_unchanged_feed_is_not_rendered_again_unless_a_file_is_missing_or_a_setting_changed() {
+    let p = Project::bundled();
+    p.build().expect_code(0);
+    let before = snapshot(&p.out());
+    let stderr = build_verbose(&p, &[]);
+    assert!(
+        stderr.contains("notices: nothing shown changed; files kept"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("feeds.opml, index.html: no feed changed; files kept"),
+        "{stderr}"
+    );
+    assert!(snapshot(&p.out()) == before);
+
+    // A file removed from the folder is written again, and only it.
+    fs::remove_file(p.out().join("notices.json")).unwrap();
+    fs::remove_file(p.out().join("index.html")).unwrap();
+    let stderr = build_verbose(&p, &[]);
+    assert!(
+        stderr.contains("notices: 0 new, 0 updated, 10 unchanged; 10 items, 1 file written"),
+        "{stderr}"
+    );
+    let bytes = |snap: &std::collections::BTreeMap<String, (Vec<u8>, SystemTime)>| {
+        snap.iter()
+            .map(|(name, (b, _))| (name.clone(), b.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        bytes(&snapshot(&p.out())) == bytes(&before),
+        "the same bytes again"
+    );
+
+    // Another public URL changes what every file says.
+    let stderr = build_verbose(&p, &["--public-url", "https://feeds.example.org/n/"]);
+    assert!(
+        stderr.contains("notices: 0 new, 0 updated, 10 unchanged; 10 items, 4 files written"),
+        "{stderr}"
+    );
+    let rss = fs::read_to_string(p.rss_path()).unwrap();
+    assert!(
+        rss.contains("https://feeds.example.org/n/notices.rss.xml"),
+        "{rss}"
+    );
+}
+
+#[test]
+fn the_folder_files_follow_a_feed_not_built_in_this_run() {
+    let p = Project::bundled();
+    let def = fs::read_to_string(p.path().join("feeds/notices.toml")).unwrap();
+    p.write_feed("other", &def);
+    p.build().expect_code(0);
+    p.write_feed(
+        "other",
+        &def.replace(
+            "China Nonferrous Metals Industry Association — notices",
+            "Other notices",
+        ),
+    );
+    p.run(&["build", "notices"]).expect_code(0);
+    let index = fs::read_to_string(p.out().join("index.html")).unwrap();
+    assert!(index.contains("Other notices"), "{index}");
+}
