@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 
 use crate::model::{is_publishable, Guid, GuidKey, Item, RawBody, RawDate, RawNotice};
 use crate::nesting::{html_too_deep, markdown_too_deep, MAX_NESTING};
-use crate::text::{clean_text, escape_html, strip_xml_invalid};
+use crate::text::{clean_text, derived_summary, escape_html, strip_xml_invalid};
 
 /// Why a notice could not become an item. Each names where it came from.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,7 +56,7 @@ fn given_date(date: &RawDate, tz: Tz) -> Option<DateTime<Utc>> {
     match date {
         RawDate::Zoned(d) => Some(d.with_timezone(&Utc)),
         RawDate::Local(local) => Some(local_to_utc(*local, tz)),
-        RawDate::Absent | RawDate::Unreadable { .. } => None,
+        RawDate::Absent | RawDate::Untrusted { .. } => None,
     }
 }
 
@@ -75,9 +75,6 @@ fn doubt(origin: &str, t: DateTime<Utc>, cx: &Context<'_>) -> String {
         format!("{origin}: date `{shown}` is outside the years 1970–9999; dated when first seen")
     }
 }
-
-/// How many characters of body text a summary keeps.
-const SUMMARY_CHARS: usize = 280;
 
 /// Converts one notice. A date that is not believed, and is replaced by the moment the notice
 /// was first seen, adds a warning naming the notice and the value to `warnings`.
@@ -109,7 +106,7 @@ pub fn normalize(
             }
             (None, None) => {
                 let value = match &raw.date {
-                    RawDate::Unreadable { raw } => Some(raw.clone()),
+                    RawDate::Untrusted { raw } => Some(raw.clone()),
                     _ => None,
                 };
                 return Err(Error::NoDate {
@@ -149,7 +146,7 @@ pub fn normalize(
         .filter(|s| !s.is_empty())
     {
         Some(s) => s,
-        None => summarize(&body_html, SUMMARY_CHARS),
+        None => derived_summary(&body_html),
     };
     let mut content_html = body_html;
     if !raw.attachments.is_empty() {
@@ -264,22 +261,6 @@ pub fn sanitize_html(html: &str, base: Option<&url::Url>) -> String {
     b.clean(html).to_string().trim().to_owned()
 }
 
-/// Plain text of sanitized HTML, whitespace folded, cut at `max` characters on a char boundary.
-pub fn summarize(html: &str, max: usize) -> String {
-    let frag = scraper::Html::parse_fragment(html);
-    let mut text = String::new();
-    for t in frag.root_element().text() {
-        text.push_str(t);
-        text.push(' ');
-    }
-    let text = clean_text(&text);
-    if text.chars().count() <= max {
-        return text;
-    }
-    let cut: String = text.chars().take(max).collect();
-    format!("{}…", cut.trim_end())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,7 +309,7 @@ mod tests {
     #[test]
     fn missing_date_is_an_error_without_first_seen() {
         let mut r = raw();
-        r.date = RawDate::Unreadable {
+        r.date = RawDate::Untrusted {
             raw: "2026-02-30".into(),
         };
         let e = normalize(r.clone(), &cx(), &mut vec![]).unwrap_err();
@@ -570,12 +551,6 @@ mod tests {
                 .starts_with("n.txt: body nested deeper than 256"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn summaries_are_cut_on_char_boundaries() {
-        let s = summarize("<p>有色金属行业</p>", 3);
-        assert_eq!(s, "有色金…");
     }
 }
 

@@ -1,6 +1,7 @@
 //! Small string rules every layer needs, kept in one place below all of them: one-line
-//! cleaning, the characters XML refuses, text safe for a terminal, HTML escaping, and the one
-//! spelling of percent-escapes. Pure functions on `&str`, no knowledge of notices or feeds.
+//! cleaning, the characters XML refuses, text safe for a terminal, HTML escaping, the one
+//! spelling of percent-escapes, and the summary derived from a notice's content (which
+//! `normalize` makes and the store derives again instead of keeping a second copy). Pure functions on `&str`, no knowledge of notices or feeds.
 
 /// Characters XML 1.0 forbids (C0 controls except tab/newline/CR, U+FFFE/U+FFFF, lone
 /// surrogates cannot occur in Rust strings) are dropped: one stray byte must not break a feed.
@@ -115,6 +116,32 @@ fn hex_value(d: u8) -> u8 {
     }
 }
 
+/// How many characters of body text a derived summary keeps.
+pub const SUMMARY_CHARS: usize = 280;
+
+/// The summary of a notice that gives none: the start of its text. The store keeps a summary
+/// only when it differs from this one of the content, and derives it again when reading, so
+/// changing it changes what old notices show: do it deliberately.
+pub fn derived_summary(html: &str) -> String {
+    summarize(html, SUMMARY_CHARS)
+}
+
+/// Plain text of sanitized HTML, whitespace folded, cut at `max` characters on a char boundary.
+pub fn summarize(html: &str, max: usize) -> String {
+    let frag = scraper::Html::parse_fragment(html);
+    let mut text = String::new();
+    for t in frag.root_element().text() {
+        text.push_str(t);
+        text.push(' ');
+    }
+    let text = clean_text(&text);
+    if text.chars().count() <= max {
+        return text;
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{}…", cut.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +175,11 @@ mod tests {
         assert_eq!(normalize_percent("/100%/%zz/%4"), "/100%/%zz/%4");
         // Reserved characters stay escaped: `%2F` is not the separator `/`, `%2A` not a wildcard.
         assert_eq!(normalize_percent("/a%2fb%2a"), "/a%2Fb%2A");
+    }
+
+    #[test]
+    fn summaries_are_cut_on_char_boundaries() {
+        let s = summarize("<p>有色金属行业</p>", 3);
+        assert_eq!(s, "有色金…");
     }
 }

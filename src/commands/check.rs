@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::cli::{CheckArgs, Global};
-use crate::collect::walk::{NoMemory, RunOptions, ScrapedNotice, Walker};
+use crate::collect::site::{NoMemory, RunOptions, ScrapedNotice, Walker};
 use crate::config::{self, FeedDef, ScrapeSource, Source};
 use crate::model::{Item, RawDate};
 use crate::normalize::{self, Context};
@@ -166,7 +166,7 @@ fn definition(global: &Global, args: &CheckArgs) -> Result<FeedDef> {
 
 fn item_report(sn: &ScrapedNotice, cx: &Context<'_>, warnings: &mut Vec<String>) -> ItemReport {
     let raw_date = match &sn.raw.date {
-        RawDate::Unreadable { raw } => Some(raw.clone()),
+        RawDate::Untrusted { raw } => Some(raw.clone()),
         _ => None,
     };
     match normalize::normalize(sn.raw.clone(), cx, warnings) {

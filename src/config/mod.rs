@@ -6,8 +6,8 @@
 //! a cron job's definition should fail loudly rather than be ignored for months.
 
 pub mod mirror;
-pub mod preset;
 pub mod project;
+pub mod site;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,7 +111,7 @@ enum RawSource {
 #[serde(untagged)]
 enum RawSiteRef {
     Named(String),
-    Inline(Box<preset::RawSite>),
+    Inline(Box<site::RawSite>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,7 +152,7 @@ pub struct Filter {
 }
 
 /// Keeps a notice when no exclude filter matches and, if there are include filters, one does.
-fn passes(filters: &[Filter], title: &str, categories: &[String]) -> bool {
+pub fn passes(filters: &[Filter], title: &str, categories: &[String]) -> bool {
     let hit = |f: &Filter| match f.field {
         FilterField::Title => f.pattern.is_match(title),
         FilterField::Category => categories.iter().any(|c| f.pattern.is_match(c)),
@@ -171,7 +171,7 @@ fn passes(filters: &[Filter], title: &str, categories: &[String]) -> bool {
 /// A channel of a site: its list URL read with the site's rules.
 #[derive(Debug, Clone)]
 pub struct ScrapeSource {
-    pub site: Arc<preset::SiteDef>,
+    pub site: Arc<site::SiteDef>,
     pub url: Url,
     /// The channel's name, added to every notice as a category.
     pub category: Option<String>,
@@ -183,15 +183,8 @@ pub struct ScrapeSource {
 }
 
 impl ScrapeSource {
-    /// Whether the channel's filters keep a notice with this title (as the page wrote it; it
-    /// is folded to one line first). Its category is the channel's own.
-    pub fn admits(&self, title: &str) -> bool {
-        let categories: Vec<String> = self.category.iter().cloned().collect();
-        passes(&self.filters, &crate::text::clean_text(title), &categories)
-    }
-
     /// The site's origins and the channel's own list URL: the only places this feed requests.
-    pub fn origin_policy(&self) -> crate::model::origin::OriginPolicy {
+    pub fn origin_policy(&self) -> crate::collect::http::OriginPolicy {
         let mut p = self.site.origin_policy();
         p.allow(&self.url);
         p
@@ -325,8 +318,8 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
             filter,
         } => {
             let site = match site_ref {
-                RawSiteRef::Named(name) => preset::load_named(base_dir, path, &name)?,
-                RawSiteRef::Inline(raw_site) => preset::compile(path, *raw_site)?,
+                RawSiteRef::Named(name) => site::load_named(base_dir, path, &name)?,
+                RawSiteRef::Inline(raw_site) => site::compile(path, *raw_site)?,
             };
             site_timezone = site.timezone;
             site_language = site.language.clone();

@@ -37,25 +37,6 @@ impl UpsertReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ContentHash(pub [u8; 32]);
 
-impl ContentHash {
-    /// Lowercase hex, 64 characters.
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// Reads [`ContentHash::to_hex`]'s spelling back; `None` for anything else.
-    pub fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 64 || !hex.is_ascii() {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
-        Some(Self(out))
-    }
-}
-
 /// What the archive holds for one GUID of a feed, as far as deciding a change needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Archived {

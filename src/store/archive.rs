@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{bad_value, json, json_at, query_err, time_at, ts, Error, Store};
 use crate::model::change::{Archived, Change, ContentHash, Decided, UpsertReport};
 use crate::model::{Attachment, CanonicalUrl, FeedId, Guid, Item};
+use crate::text::derived_summary;
 
 /// The columns an [`Item`] is read from, in the order [`item_from_row`] expects.
 const ITEM_COLUMNS: &str = "guid, link, title, published, date_estimated, updated, summary, \
@@ -33,9 +34,10 @@ impl Store {
             .query_map([feed.as_str()], |r| {
                 let guid: String = r.get(0)?;
                 let hash = r
-                    .get::<_, String>(1)
+                    .get::<_, Vec<u8>>(1)
                     .ok()
-                    .and_then(|h| ContentHash::from_hex(&h));
+                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                    .map(ContentHash);
                 let published = time_at(r, 2).ok();
                 let state = match (hash, published, r.get::<_, bool>(3)) {
                     (Some(hash), Some(published), Ok(date_estimated)) => Archived::Stored {
@@ -51,11 +53,12 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>().map_err(err())
     }
 
-    /// Writes one run's decided items of `feed` in one transaction: a `New` item is inserted
-    /// with first_seen = last_seen = last_changed = `now`, an `Updated` one replaces the stored
-    /// content and moves last_changed, an `Unchanged` one only moves last_seen, so the archived
-    /// item stays byte for byte what was stored. Returns what was written, in input order, and
-    /// its counts.
+    /// Writes one run's decided items of `feed`, all or none (inside the feed's transaction
+    /// when one is open, see [`Store::begin_feed`]): a `New` item is inserted with first_seen =
+    /// last_changed = `now`, an `Updated` one replaces the stored content and moves
+    /// last_changed, and an `Unchanged` one is not written at all, so the archived item stays
+    /// byte for byte what was stored and an unchanged run costs no write. Returns the changes,
+    /// in input order, and their counts.
     ///
     /// An item whose times would not read back (outside 1970–9999) is refused with an error
     /// naming it, and not counted: `normalize` keeps these out, so one reaching the store is a
@@ -68,7 +71,7 @@ impl Store {
     ) -> Result<(Vec<Change>, UpsertReport), Error> {
         let path = &self.path;
         let err = || query_err(path, || format!("storing the notices of feed {feed}"));
-        let tx = self.conn.transaction().map_err(err())?;
+        let tx = self.conn.savepoint().map_err(err())?;
         tx.execute(
             "INSERT INTO feed (id) VALUES (?1) ON CONFLICT (id) DO NOTHING",
             [feed.as_str()],
@@ -77,17 +80,14 @@ impl Store {
         let mut changes = Vec::with_capacity(decided.len());
         let mut report = UpsertReport::default();
         {
-            let mut touch = tx
-                .prepare_cached("UPDATE item SET last_seen = ?3 WHERE feed = ?1 AND guid = ?2")
-                .map_err(err())?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO item (feed, guid, link, link_key, title, published,
                        date_estimated, updated, summary, content_html, authors, categories,
-                       attachments, content_hash, first_seen, last_seen, last_changed)
+                       attachments, content_hash, first_seen, last_changed)
                      VALUES (:feed, :guid, :link, :link_key, :title, :published,
                        :date_estimated, :updated, :summary, :content_html, :authors, :categories,
-                       :attachments, :content_hash, :now, :now, :now)",
+                       :attachments, :content_hash, :now, :now)",
                 )
                 .map_err(err())?;
             let mut replace = tx
@@ -96,7 +96,7 @@ impl Store {
                        published = :published, date_estimated = :date_estimated,
                        updated = :updated, summary = :summary, content_html = :content_html,
                        authors = :authors, categories = :categories, attachments = :attachments,
-                       content_hash = :content_hash, last_seen = :now, last_changed = :now
+                       content_hash = :content_hash, last_changed = :now
                      WHERE feed = :feed AND guid = :guid",
                 )
                 .map_err(err())?;
@@ -109,9 +109,7 @@ impl Store {
                 match d.change {
                     Change::New => write_item(&mut insert, feed, item, &d.hash, now),
                     Change::Updated => write_item(&mut replace, feed, item, &d.hash, now),
-                    Change::Unchanged => touch
-                        .execute((feed.as_str(), item.guid.as_str(), ts(now)))
-                        .map(drop),
+                    Change::Unchanged => Ok(()),
                 }
                 .map_err(err())?;
                 report.count(d.change);
@@ -264,6 +262,7 @@ fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
             })
         })
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let content_html: String = r.get(7)?;
     Ok(Item {
         guid: Guid::from_stored(r.get(0)?),
         link,
@@ -271,12 +270,21 @@ fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
         published: time_at(r, 3)?,
         date_estimated: r.get(4)?,
         updated: time_at(r, 5)?,
-        summary: r.get(6)?,
-        content_html: r.get(7)?,
+        summary: r
+            .get::<_, Option<String>>(6)?
+            .unwrap_or_else(|| derived_summary(&content_html)),
+        content_html,
         authors: json_at(r, 8)?,
         categories: json_at(r, 9)?,
         attachments,
     })
+}
+
+/// The summary a row must keep: none when it is the one derived from the content (most
+/// notices give none of their own), which [`item_from_row`] derives again; so each notice's
+/// text is stored once.
+fn own_summary(item: &Item) -> Option<&str> {
+    (item.summary != derived_summary(&item.content_html)).then_some(item.summary.as_str())
 }
 
 /// Runs the insert or replace statement; both take the same named parameters.
@@ -296,13 +304,13 @@ fn write_item(
         ":published": ts(item.published),
         ":date_estimated": item.date_estimated,
         ":updated": ts(item.updated),
-        ":summary": item.summary,
+        ":summary": own_summary(item),
         ":content_html": item.content_html,
         ":authors": json(&item.authors),
         ":categories": json(&item.categories),
         ":attachments": attachments_json(&item.attachments),
-        ":content_hash": hash.to_hex(),
-        ":now": ts(now),
+        ":content_hash": hash.0.as_slice(),
+        ":now": now.timestamp(),
     })
     .map(drop)
 }
@@ -313,6 +321,41 @@ mod tests {
 
     use super::super::testing::*;
     use super::*;
+
+    #[test]
+    fn an_unchanged_run_writes_nothing() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        let items: Vec<Item> = (1..=5).map(|n| notice(n, n)).collect();
+        upsert(&mut s, &f, &items, at(20, 0)).unwrap();
+        let before = s.conn.total_changes();
+        let (_, r) = upsert(&mut s, &f, &items, at(21, 0)).unwrap();
+        assert_eq!(r.unchanged, 5);
+        assert_eq!(s.conn.total_changes(), before, "no row written");
+    }
+
+    #[test]
+    fn a_summary_is_stored_only_when_it_is_not_the_derived_one() {
+        let mut s = Store::open_in_memory().unwrap();
+        let f = feed("notices");
+        let mut derived = notice(1, 1);
+        derived.summary = derived_summary(&derived.content_html);
+        let own = notice(2, 2);
+        upsert(&mut s, &f, &[derived.clone(), own.clone()], at(20, 0)).unwrap();
+        let stored = |g: &Guid| -> Option<String> {
+            s.conn
+                .query_row(
+                    "SELECT summary FROM item WHERE guid = ?1",
+                    [g.as_str()],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(stored(&derived.guid), None);
+        assert_eq!(stored(&own.guid), Some(own.summary.clone()));
+        assert_eq!(s.get(&f, &derived.guid).unwrap(), Some(derived));
+        assert_eq!(s.get(&f, &own.guid).unwrap(), Some(own));
+    }
 
     #[test]
     fn upsert_tells_new_updated_and_unchanged_apart() {

@@ -83,6 +83,73 @@ CREATE TABLE rendered (
     PRIMARY KEY (out, feed)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // Version 5 (issue 11): a compact item row written only when the notice changed: each
+    // notice's text once (`summary` NULL when it is the one derived from the content), the
+    // content hash as 32 bytes, run times as Unix seconds, no per-run `last_seen`; pins
+    // without a rowid (the key is the row); the unread page hash dropped; each local file's
+    // identity. A row whose times do not read back keeps its
+    // text (it is skipped, then replaced by its next fresh copy, as before).
+    r#"
+CREATE TABLE item_v5 (
+    feed           TEXT NOT NULL REFERENCES feed(id),
+    guid           TEXT NOT NULL,
+    link           TEXT,
+    link_key       TEXT,
+    title          TEXT NOT NULL,
+    published      TEXT NOT NULL,
+    date_estimated INTEGER NOT NULL,
+    updated        TEXT NOT NULL,
+    summary        TEXT,
+    content_html   TEXT NOT NULL,
+    authors        TEXT NOT NULL,
+    categories     TEXT NOT NULL,
+    attachments    TEXT NOT NULL,
+    content_hash   BLOB NOT NULL,
+    first_seen     INTEGER NOT NULL,
+    last_changed   INTEGER NOT NULL,
+    PRIMARY KEY (feed, guid)
+) STRICT;
+INSERT INTO item_v5
+SELECT feed, guid, link, link_key, title, published, date_estimated, updated, summary,
+       content_html, authors, categories, attachments,
+       coalesce(unhex(content_hash), x''),
+       coalesce(unixepoch(first_seen), 0), coalesce(unixepoch(last_changed), 0)
+FROM item;
+DROP TABLE item;
+ALTER TABLE item_v5 RENAME TO item;
+CREATE INDEX item_newest ON item (feed, published DESC, guid);
+CREATE INDEX item_link ON item (feed, link_key);
+
+CREATE TABLE guid_pin_v5 (
+    key_text TEXT PRIMARY KEY NOT NULL,
+    guid     TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO guid_pin_v5 SELECT key_text, guid FROM guid_pin;
+DROP TABLE guid_pin;
+ALTER TABLE guid_pin_v5 RENAME TO guid_pin;
+
+CREATE TABLE source_pin_v5 (
+    feed   TEXT NOT NULL,
+    source TEXT NOT NULL,
+    guid   TEXT NOT NULL,
+    PRIMARY KEY (feed, source)
+) STRICT, WITHOUT ROWID;
+INSERT INTO source_pin_v5 SELECT feed, source, guid FROM source_pin;
+DROP TABLE source_pin;
+ALTER TABLE source_pin_v5 RENAME TO source_pin;
+
+ALTER TABLE page DROP COLUMN content_hash;
+
+CREATE TABLE source_file (
+    feed         TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    mtime_ns     INTEGER NOT NULL,
+    inode        INTEGER NOT NULL,
+    content_hash BLOB NOT NULL,
+    PRIMARY KEY (feed, path)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes and understands.
@@ -92,8 +159,12 @@ impl Store {
     /// Applies the missing migrations, each in its own transaction together with its
     /// `user_version` bump, so a crash leaves the store at one version or the next, never
     /// between. `IMMEDIATE` takes the write lock before reading the version, so two processes
-    /// opening a fresh store at once cannot both migrate.
+    /// opening a fresh store at once cannot both migrate. A store already up to date is only
+    /// read, so opening it (`noticefeed list`) never waits for a build's open transaction.
     pub(super) fn migrate(&mut self) -> Result<(), Error> {
+        if self.schema_version()? == SCHEMA_VERSION {
+            return Ok(());
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate() {
             let version = i as u32 + 1;
             let migrate_err = |source| Error::Migrate {
@@ -134,6 +205,7 @@ mod tests {
     use super::super::testing::*;
     use super::super::{ts, Store};
     use super::*;
+    use crate::model::change::Change;
     use crate::model::GuidKey;
 
     #[test]
@@ -223,6 +295,123 @@ mod tests {
         assert_eq!(s.rendered("/out", Some(&feed("notices"))).unwrap(), None);
         s.set_rendered("/out", Some(&feed("notices")), "f").unwrap();
         assert!(s.integrity_check().unwrap());
+    }
+
+    #[test]
+    fn a_version_3_store_keeps_its_notices_pins_and_pages_in_the_compact_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let f = feed("notices");
+        let mut own = notice(2, 2);
+        own.summary = "the notice's own summary".into();
+        let items = [notice(1, 1), own, notice(3, 3)];
+        let src_key = GuidKey::Path("a.jsonl#1".into());
+        {
+            // A store as version 3 left it: hex hashes, text times, `last_seen`, every summary.
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..3] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 3).unwrap();
+            tx.execute(
+                "INSERT INTO feed (id, last_success) VALUES ('notices', ?1)",
+                [ts(at(20, 0))],
+            )
+            .unwrap();
+            for (n, it) in items.iter().enumerate() {
+                let hash: String = crate::normalize::revision::content_hash(it)
+                    .0
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                tx.execute(
+                    "INSERT INTO item VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9, ?10, ?11, ?12,
+                       ?13, ?14, ?14, ?14)",
+                    rusqlite::params![
+                        "notices",
+                        it.guid.as_str(),
+                        it.link.as_ref().map(|l| l.as_str()),
+                        it.link.as_ref().map(|l| l.guid_key()),
+                        it.title,
+                        ts(it.published),
+                        ts(it.updated),
+                        it.summary,
+                        it.content_html,
+                        super::super::json(&it.authors),
+                        super::super::json(&it.categories),
+                        format!(
+                            r#"[{{"url":"{}","title":"回执","mime":"{}","length":12345}}]"#,
+                            it.attachments[0].url.as_str(),
+                            it.attachments[0].mime
+                        ),
+                        hash,
+                        ts(at(20, n as u32)),
+                    ],
+                )
+                .unwrap();
+            }
+            // A row an older build wrote with a date that does not read back.
+            tx.execute(
+                "UPDATE item SET published = '-0001-12-31T15:54:17.000000000Z' WHERE guid = ?1",
+                [items[2].guid.as_str()],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO guid_pin VALUES (?1, ?2)",
+                (src_key.key_text(), items[0].guid.as_str()),
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO source_pin VALUES ('notices', 'path:a.jsonl#1', ?1)",
+                [items[0].guid.as_str()],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO page VALUES ('u', '\"e\"', NULL, 'h', 'b', ?1)",
+                [ts(at(20, 0))],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        assert!(s.integrity_check().unwrap());
+        // Every readable notice reads back exactly, its own summary included.
+        let mut expected = items[..2].to_vec();
+        crate::model::order_and_limit(&mut expected, 10);
+        assert_eq!(s.archive(&f, 10).unwrap(), expected);
+        // The hashes survived the move to bytes: the same items are unchanged, and the
+        // unreadable row is healed by its fresh copy.
+        let (changes, _) = upsert(&mut s, &f, &items, at(21, 0)).unwrap();
+        assert_eq!(
+            changes,
+            [Change::Unchanged, Change::Unchanged, Change::Updated]
+        );
+        assert_eq!(s.archive(&f, 10).unwrap().len(), 3);
+        // Pins, source positions, pages and the feed's status are kept.
+        assert_eq!(
+            s.pinned_guid(&src_key.key_text()).unwrap(),
+            Some(items[0].guid.clone())
+        );
+        let g = identify(
+            &mut s,
+            &f,
+            &GuidKey::Explicit("given-later".into()),
+            Some("path:a.jsonl#1"),
+        );
+        assert_eq!(g, items[0].guid);
+        assert_eq!(s.cached_page("u").unwrap().unwrap().body, "b");
+        assert_eq!(s.status(&f).unwrap().last_success, Some(at(20, 0)));
+        let first_seen: i64 = s
+            .conn
+            .query_row(
+                "SELECT first_seen FROM item WHERE guid = ?1",
+                [items[1].guid.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(first_seen, at(20, 1).timestamp());
     }
 
     #[test]

@@ -7,19 +7,22 @@
 //! what it holds ([`Store::archived`]) and writes what was decided ([`Store::save_items`]).
 //!
 //! One file per concern: `migrations` (the schema), `archive` (items), `pins` (GUID pins
-//! and source positions), `pages` (the HTTP page cache), `robots`, `status` (per-feed run
-//! outcomes), `rendered` (what was last written where) and `lock` (one run at a time).
+//! and source positions), `source_files` (local files' stamps), `pages` (the HTTP page cache),
+//! `robots`, `status` (per-feed run outcomes), `rendered` (what was last written where) and
+//! `lock` (one run at a time).
 //!
 //! Why a store at all: the source's list pages only show the newest notices, so a stateless run
 //! would drop older notices from the feed, re-derive GUIDs under changed rules and refetch every
 //! page. The store remembers, so a cron job can rerun for years without losing or re-announcing
 //! anything. It refuses everything else: no fetching, no rendering, no clock (callers pass `now`).
 //!
-//! # Schema (version 4, `PRAGMA user_version`)
+//! # Schema (version 5, `PRAGMA user_version`)
 //!
-//! All times are RFC 3339 UTC text with nine fractional digits (`2026-01-23T08:00:00.000000000Z`):
-//! fixed width, so text order is time order and `ORDER BY published` matches
-//! [`order_and_limit`](crate::model::order_and_limit). Lists are JSON text. Tables are `STRICT`.
+//! Published times are RFC 3339 UTC text with nine fractional digits
+//! (`2026-01-23T08:00:00.000000000Z`): exact, and fixed width, so text order is time order and
+//! `ORDER BY published` matches [`order_and_limit`](crate::model::order_and_limit). Run times
+//! of items are Unix seconds. Lists are JSON text. Tables are `STRICT`; the pin and file
+//! tables are `WITHOUT ROWID` (the key is the row). New stores use 8 KiB pages.
 //!
 //! ```text
 //! feed      id TEXT PK                      feed id (slug)
@@ -30,19 +33,23 @@
 //!           guid TEXT                        the first GUID ever derived for it, for ever
 //! source_pin (feed, source) PK              where a notice sits in its source: `path:<rel>`
 //!           guid TEXT                        the GUID of the notice there last run
-//! item      (feed → feed.id, guid) PK       one notice in one feed
+//! source_file (feed, path) PK               a local feed's notice file, path relative to its
+//!           size, mtime_ns, inode INTEGER    folder: its stamp (u64 as the same 64 bits)
+//!           content_hash BLOB                SHA-256 of its bytes when last read
+//! item      (feed → feed.id, guid) PK       one notice in one feed, written only when it changed
 //!           link TEXT, link_key TEXT         canonical link and CanonicalUrl::guid_key() of it
-//!           title, summary, content_html TEXT
+//!           title, content_html TEXT
+//!           summary TEXT                     NULL when it is text::derived_summary(content_html)
 //!           published, updated TEXT          as published in the feed
 //!           date_estimated INTEGER (0/1)     published is the first-seen time
 //!           authors, categories TEXT         JSON arrays of strings
 //!           attachments TEXT                 JSON [{url, title, mime, length}]
-//!           content_hash TEXT                normalize::revision::content_hash, hex
-//!           first_seen, last_seen, last_changed TEXT
+//!           content_hash BLOB                normalize::revision::content_hash, 32 bytes
+//!           first_seen, last_changed INTEGER Unix seconds of the runs that stored and changed it
 //!           index item_newest (feed, published DESC, guid), index item_link (feed, link_key)
-//! page      url TEXT PK                     a fetched URL (list pages, detail pages)
+//! page      url TEXT PK                     a fetched list page
 //!           etag, last_modified TEXT         validators for the next conditional request
-//!           content_hash, body TEXT          what a 304 reuses
+//!           body TEXT                        what a 304 reuses
 //!           fetched_at TEXT
 //! robots    url TEXT PK                     an origin's robots.txt URL, in the site's space
 //!           status INTEGER                   200, or the 4xx that means "allow all" (body empty)
@@ -53,6 +60,10 @@
 //!                                            the folder files feeds.opml and index.html)
 //!           fingerprint TEXT                 of what the files written there last show
 //! ```
+//!
+//! Version 5 made a run's writes follow what changed: an unchanged notice is not written (no
+//! `last_seen` any more; a feed's last run is its `last_success`), and a build stores each feed
+//! in one transaction ([`Store::begin_feed`]), one fsync however many notices it holds.
 //!
 //! `source_pin` (version 3) is what lets a notice keep its GUID when its key changes: a local
 //! notice that gains a `link` or an `id` has a new key but the same file (and position in it),
@@ -78,6 +89,7 @@ mod pages;
 mod pins;
 mod rendered;
 mod robots;
+mod source_files;
 mod status;
 
 pub use lock::{LockError, RunLock};
@@ -196,6 +208,10 @@ impl Store {
             source,
         };
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // A new store only (an existing one keeps its size): 8 KiB pages hold five item rows
+        // of ~1.5 KiB where 4 KiB pages held two, a quarter of the file less.
+        conn.pragma_update(None, "page_size", 8192)
+            .map_err(open_err)?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(open_err)?;
@@ -210,6 +226,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", true)
+            .map_err(open_err)?;
+        // The savepoints inside a feed's transaction journal in memory, not in a temporary
+        // file written page by page.
+        conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(open_err)?;
         let mut store = Self { conn, path };
         store.migrate()?;
@@ -227,6 +247,31 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(query_err(&self.path, || {
                 "reading the schema version".into()
+            }))
+    }
+
+    /// Opens the feed's transaction: everything the feed stores until [`Store::commit_feed`]
+    /// (GUID pins, cached pages, remembered files, items) is one commit, so one fsync, however
+    /// many notices it holds. Each write method stays all-or-none inside it (a savepoint), so
+    /// a failed or panicking step leaves the others. Takes the write lock at once.
+    pub fn begin_feed(&mut self) -> Result<(), Error> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(query_err(&self.path, || {
+                "starting a feed's transaction".into()
+            }))
+    }
+
+    /// Commits the feed's transaction, if one is open: a build commits before it writes the
+    /// feed's files, so a file never shows a notice the store lacks.
+    pub fn commit_feed(&mut self) -> Result<(), Error> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(query_err(&self.path, || {
+                "committing a feed's transaction".into()
             }))
     }
 
@@ -383,6 +428,26 @@ mod tests {
     use crate::model::cache::CachedPage;
     use crate::model::change::Change;
     use crate::model::{Guid, GuidKey, Item};
+
+    #[test]
+    fn a_feed_transaction_commits_everything_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let f = feed("notices");
+        let mut s = Store::open(&path).unwrap();
+        s.begin_feed().unwrap();
+        identify(&mut s, &f, &GuidKey::Link(link(1)), None);
+        upsert(&mut s, &f, &[notice(1, 1)], at(20, 0)).unwrap();
+        // Another connection sees none of it before the commit.
+        let other = Store::open(&path).unwrap();
+        assert_eq!(other.status(&f).unwrap().archived, 0);
+        s.commit_feed().unwrap();
+        assert_eq!(other.status(&f).unwrap().archived, 1);
+        // Without an open transaction, committing does nothing and each write commits alone.
+        s.commit_feed().unwrap();
+        upsert(&mut s, &f, &[notice(2, 2)], at(21, 0)).unwrap();
+        assert_eq!(other.status(&f).unwrap().archived, 2);
+    }
 
     #[test]
     fn integrity_check_passes() {

@@ -5,7 +5,6 @@ use rusqlite::OptionalExtension;
 
 use super::{query_err, time_at, ts, Error, Store};
 use crate::model::cache::CachedPage;
-use crate::model::sha256_hex;
 
 impl Store {
     /// The cached copy of a fetched URL, for If-None-Match / If-Modified-Since and for 304s.
@@ -30,21 +29,19 @@ impl Store {
             }))
     }
 
-    /// Stores (or replaces) the cached copy of a fetched URL. The `content_hash` column (hex
-    /// SHA-256 of the body) is the store's own: version 1 made it required, nothing reads it.
+    /// Stores (or replaces) the cached copy of a fetched URL.
     pub fn put_cached_page(&self, page: &CachedPage) -> Result<(), Error> {
         self.conn
             .execute(
-                "INSERT INTO page (url, etag, last_modified, content_hash, body, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO page (url, etag, last_modified, body, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
-                   last_modified = excluded.last_modified, content_hash = excluded.content_hash,
-                   body = excluded.body, fetched_at = excluded.fetched_at",
+                   last_modified = excluded.last_modified, body = excluded.body,
+                   fetched_at = excluded.fetched_at",
                 (
                     &page.url,
                     &page.etag,
                     &page.last_modified,
-                    sha256_hex(page.body.as_bytes()),
                     &page.body,
                     ts(page.fetched_at),
                 ),

@@ -47,19 +47,20 @@ impl Store {
             }))
     }
 
-    /// The GUIDs of one feed's notices, in input order, in one transaction: a notice keeps
+    /// The GUIDs of one feed's notices, in input order, all or none: a notice keeps
     /// the GUID pinned to its key; else the GUID of the notice last seen at its source
     /// position (so adding a `link` or an `id` to a notice keeps its GUID), unless another
     /// notice of the batch holds that GUID by its own key (an entry inserted before it in a
     /// JSON file); else its derived GUID. The key is then pinned (a new key becomes an alias
-    /// of the GUID kept) and each source position records the GUID now found there.
+    /// of the GUID kept) and each source position records the GUID now found there. A notice seen before writes
+    /// nothing.
     pub fn pin_identities(
         &mut self,
         feed: &FeedId,
         notices: &[Identity<'_>],
     ) -> Result<Vec<Guid>, Error> {
         let err = || query_err(&self.path, || format!("pinning the GUIDs of feed {feed}"));
-        let tx = self.conn.transaction().map_err(err())?;
+        let tx = self.conn.savepoint().map_err(err())?;
         let by_key = notices
             .iter()
             .map(|n| pinned(&tx, n.key))
@@ -97,7 +98,8 @@ impl Store {
             if let Some(source) = n.source {
                 tx.prepare_cached(
                     "INSERT INTO source_pin (feed, source, guid) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (feed, source) DO UPDATE SET guid = excluded.guid",
+                     ON CONFLICT (feed, source) DO UPDATE SET guid = excluded.guid
+                     WHERE guid <> excluded.guid",
                 )
                 .and_then(|mut st| st.execute((feed.as_str(), source, guid.as_str())))
                 .map_err(err())?;
@@ -119,7 +121,7 @@ impl Store {
         recanonicalize: impl Fn(&CanonicalUrl) -> CanonicalUrl,
     ) -> Result<usize, Error> {
         let err = || query_err(&self.path, || format!("re-keying the links of feed {feed}"));
-        let tx = self.conn.transaction().map_err(err())?;
+        let tx = self.conn.savepoint().map_err(err())?;
         let rows: Vec<(String, String, Option<String>)> = {
             let mut st = tx
                 .prepare(

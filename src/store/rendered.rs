@@ -29,7 +29,7 @@ impl Store {
     }
 
     /// Records the fingerprint of what was just written into `out` for `feed` (`None`: the
-    /// folder files).
+    /// folder files); the same fingerprint again writes nothing.
     pub fn set_rendered(
         &self,
         out: &str,
@@ -40,7 +40,8 @@ impl Store {
         self.conn
             .execute(
                 "INSERT INTO rendered (out, feed, fingerprint) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (out, feed) DO UPDATE SET fingerprint = excluded.fingerprint",
+                 ON CONFLICT (out, feed) DO UPDATE SET fingerprint = excluded.fingerprint
+                 WHERE fingerprint <> excluded.fingerprint",
                 (out, id, fingerprint),
             )
             .map(drop)

@@ -557,9 +557,9 @@ fn a_store_poisoned_by_an_older_build_is_read_around_not_fatal() {
         db.execute(
             "INSERT INTO item (feed, guid, link, link_key, title, published, date_estimated,
                updated, summary, content_html, authors, categories, attachments, content_hash,
-               first_seen, last_seen, last_changed)
+               first_seen, last_changed)
              SELECT feed, ?1, NULL, NULL, 'Poison', ?2, 0, ?2, summary, content_html, authors,
-               categories, attachments, content_hash, first_seen, last_seen, last_changed
+               categories, attachments, content_hash, first_seen, last_changed
              FROM item LIMIT 1",
             (guid, published),
         )

@@ -16,7 +16,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::cli::{BuildArgs, Global};
 use crate::collect::http::Down;
-use crate::collect::walk::Walker;
+use crate::collect::site::Walker;
 use crate::config::{self, FeedDef, Project, Source};
 use crate::model::{self, FeedId, Item};
 use crate::run::{
@@ -196,7 +196,12 @@ fn collect_and_publish_sources(
         }
         let started = std::time::Instant::now();
         let had_files = has_files(&run.args.out, def.id());
-        let result = isolated(def.id(), "collecting", || collect_feed(run, def));
+        // Everything the feed stores is one transaction (one fsync), committed before its files
+        // are written; a failed feed commits what it did store (its pins, its failure).
+        let result = match run.store.begin_feed() {
+            Ok(()) => isolated(def.id(), "collecting", || collect_feed(run, def)),
+            Err(e) => Err(e.into()),
+        };
         log::info!(
             "{}: finished in {:.2} s",
             def.id(),
@@ -231,6 +236,9 @@ fn collect_and_publish_sources(
                     });
                 }
             }
+        }
+        if let Err(e) = run.store.commit_feed() {
+            log::error!("{}: {e:#}", def.id());
         }
     }
     run.progress.finish_and_clear();

@@ -80,6 +80,7 @@ fn store_render_write(
     let archived = run.store.archived(def.id())?;
     let decided = crate::normalize::revision::decide_all(items, archived, run.now);
     let (_, report) = run.store.save_items(def.id(), &decided, run.now)?;
+    run.store.commit_feed()?;
     summary.new = report.new;
     summary.updated = report.updated;
     summary.unchanged = report.unchanged;

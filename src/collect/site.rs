@@ -20,8 +20,8 @@ use url::Url;
 use super::date::parse_site_date;
 use super::http::{self, Client, Request, Response};
 use super::scrape::{self, DetailPage, ListEntry, ListPage};
-use crate::config::preset::{Pagination, SiteDef};
-use crate::config::ScrapeSource;
+use crate::config::site::{Pagination, SiteDef};
+use crate::config::{self, ScrapeSource};
 use crate::model::cache::CachedPage;
 use crate::model::{Attachment, CanonicalUrl, RawBody, RawDate, RawNotice};
 use crate::text;
@@ -289,8 +289,8 @@ impl Walker {
             if !seen_links.insert(link.guid_key()) {
                 continue;
             }
-            // Filtered on the list entry, so a dropped notice costs no detail request.
-            if !src.admits(&entry.title) {
+            let categories: Vec<String> = src.category.iter().cloned().collect();
+            if !config::passes(&src.filters, &text::clean_text(&entry.title), &categories) {
                 continue;
             }
             jobs.push((link, entry));
@@ -436,7 +436,7 @@ impl Walker {
         &self,
         url: &Url,
         site: &SiteDef,
-        spec: &crate::config::preset::DetailSpec,
+        spec: &crate::config::site::DetailSpec,
     ) -> Result<DetailPage, DetailMiss> {
         let key = url.to_string();
         if let Some(cached) = self.details.lock().await.get(&key) {
@@ -609,7 +609,7 @@ pub fn mime_for(ext: &str) -> &'static str {
 
 /// A scraped notice's date: the site's wall-clock time as written (`normalize` puts it in the
 /// feed's zone and decides whether it is believed); `Absent` when the site gives none;
-/// `Unreadable` (with a warning) when no format reads it or it names no real day.
+/// `Untrusted` (with a warning) when no format reads it or it names no real day.
 fn read_date(
     link: &CanonicalUrl,
     raw: Option<&str>,
@@ -626,7 +626,7 @@ fn read_date(
             warnings.push(format!(
                 "{link}: date `{raw}` unreadable or impossible; dated when first seen"
             ));
-            RawDate::Unreadable {
+            RawDate::Untrusted {
                 raw: raw.to_owned(),
             }
         }
@@ -636,7 +636,7 @@ fn read_date(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::preset::DEFAULT_DATE_FORMATS;
+    use crate::config::site::DEFAULT_DATE_FORMATS;
     use chrono::NaiveDate;
 
     fn formats() -> Vec<String> {
@@ -660,7 +660,7 @@ mod tests {
         }
         assert!(warnings.is_empty(), "{warnings:?}");
         let got = read_date(&link, Some("2026-02-30"), &formats(), &mut warnings);
-        assert!(matches!(got, RawDate::Unreadable { .. }), "{got:?}");
+        assert!(matches!(got, RawDate::Untrusted { .. }), "{got:?}");
         assert!(
             warnings[0].contains("`2026-02-30` unreadable"),
             "{warnings:?}"
@@ -708,7 +708,7 @@ mod tests {
 mod proptests {
     use super::*;
     use crate::collect::date::proptests::site_date_like;
-    use crate::config::preset::DEFAULT_DATE_FORMATS;
+    use crate::config::site::DEFAULT_DATE_FORMATS;
     use proptest::prelude::*;
 
     fn formats() -> Vec<String> {
@@ -729,7 +729,7 @@ mod proptests {
                     prop_assert_eq!(Some(d), parse_site_date(&raw, &formats()));
                     prop_assert!(warnings.is_empty());
                 }
-                RawDate::Unreadable { raw: r } => {
+                RawDate::Untrusted { raw: r } => {
                     prop_assert_eq!(r, raw);
                     prop_assert_eq!(warnings.len(), 1);
                 }
