@@ -138,6 +138,34 @@ impl Walker {
         &self.client
     }
 
+    /// Fetches and parses one list page; the error names it.
+    async fn read_list(
+        &self,
+        url: &Url,
+        src: &ScrapeSource,
+        memory: &dyn Memory,
+        now: DateTime<Utc>,
+        out: &mut Scraped,
+    ) -> Result<(ListPage, &'static str), Error> {
+        let (body, status) = self
+            .list_page(url, &src.site, memory, now, out)
+            .await
+            .map_err(|source| Error::List {
+                url: url.clone(),
+                source,
+            })?;
+        let s = src.site.clone();
+        let page = parse_off_runtime(body, move |b| {
+            scrape::parse_list(b, &s.list, s.pagination.as_ref())
+        })
+        .await
+        .map_err(|reason| Error::Parse {
+            url: url.clone(),
+            reason,
+        })?;
+        Ok((page, status))
+    }
+
     async fn list_page(
         &self,
         url: &Url,
@@ -200,29 +228,16 @@ impl Walker {
         let mut url = src.url.clone();
         for n in 1..=max_pages {
             seen_pages.insert(url.to_string());
-            let (body, status) = match self.list_page(&url, site, memory, opts.now, &mut out).await
-            {
-                Ok(b) => b,
-                Err(source) if n == 1 => return Err(Error::List { url, source }),
-                Err(e) => {
-                    out.warnings.push(format!(
-                        "list page {url} failed, pages after it not read: {e}"
-                    ));
-                    break;
-                }
-            };
-            let s = src.site.clone();
-            let parsed = parse_off_runtime(body, move |b| {
-                scrape::parse_list(b, &s.list, s.pagination.as_ref())
-            })
-            .await;
-            let page = match parsed {
+            let (page, status) = match self.read_list(&url, src, memory, opts.now, &mut out).await {
                 Ok(p) => p,
-                Err(reason) if n == 1 => return Err(Error::Parse { url, reason }),
-                Err(reason) => {
-                    out.warnings.push(format!(
-                        "list page {url}: {reason}; pages after it not read"
-                    ));
+                Err(e) if n == 1 => return Err(e),
+                Err(e) => {
+                    out.warnings.push(match e {
+                        Error::List { url, source } => {
+                            format!("list page {url} failed, pages after it not read: {source}")
+                        }
+                        other => format!("{other}; pages after it not read"),
+                    });
                     break;
                 }
             };

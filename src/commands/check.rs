@@ -254,20 +254,23 @@ fn field_warnings(src: &ScrapeSource, items: &[ItemReport]) -> Vec<String> {
 /// The human-readable form: a header per page, then a block per item.
 fn text_report(r: &Report) -> String {
     let esc = |s: &str| text::printable(s).into_owned();
-    let mut out = String::new();
-    for p in &r.pages {
-        out.push_str(&format!(
-            "# {}: {} items (title {}, link {}, date {})\n",
-            esc(&p.url),
-            p.items,
-            p.title_matched,
-            p.link_matched,
-            p.date_matched
-        ));
-    }
+    let or_none = |s: &str| {
+        if s.is_empty() {
+            "(none)".to_owned()
+        } else {
+            esc(s)
+        }
+    };
+    let mut lines: Vec<String> = r
+        .pages
+        .iter()
+        .map(|p| {
+            let (url, n) = (esc(&p.url), p.items);
+            let (t, l, d) = (p.title_matched, p.link_matched, p.date_matched);
+            format!("# {url}: {n} items (title {t}, link {l}, date {d})")
+        })
+        .collect();
     for (n, i) in r.items.iter().enumerate() {
-        out.push('\n');
-        out.push_str(&format!("[{}] {}\n", n + 1, esc(&i.title)));
         let date = match (&i.date, i.date_estimated, &i.raw_date) {
             (Some(d), false, _) => d.clone(),
             (Some(d), true, Some(raw)) => format!("{d} (estimated: page says `{}`)", esc(raw)),
@@ -275,47 +278,27 @@ fn text_report(r: &Report) -> String {
             (None, _, Some(raw)) => format!("(none: page says `{}`)", esc(raw)),
             (None, _, None) => "(none)".into(),
         };
-        out.push_str(&format!("    date:        {date}\n"));
-        let link = i
-            .link
-            .as_deref()
-            .map(esc)
-            .unwrap_or_else(|| "(none)".into());
-        out.push_str(&format!("    link:        {link}\n"));
-        out.push_str(&format!("    author:      {}\n", list_or_none(&i.authors)));
-        out.push_str(&format!(
-            "    categories:  {}\n",
-            list_or_none(&i.categories)
-        ));
-        let content = if i.content.is_empty() {
-            "(none)".to_owned()
-        } else {
-            esc(&i.content)
-        };
-        out.push_str(&format!("    content:     {content}\n"));
+        lines.push(String::new());
+        lines.push(format!("[{}] {}", n + 1, esc(&i.title)));
+        let mut field = |label: &str, value: String| lines.push(format!("    {label:<12} {value}"));
+        field("date:", date);
+        field("link:", or_none(i.link.as_deref().unwrap_or_default()));
+        field("author:", or_none(&i.authors.join(", ")));
+        field("categories:", or_none(&i.categories.join(", ")));
+        field("content:", or_none(&i.content));
         for a in &i.attachments {
-            out.push_str(&format!(
-                "    attachment:  {} ({}, {} bytes) {}\n",
-                esc(&a.title),
-                a.mime,
-                a.bytes,
-                esc(&a.url)
-            ));
+            let (title, url) = (esc(&a.title), esc(&a.url));
+            field(
+                "attachment:",
+                format!("{title} ({}, {} bytes) {url}", a.mime, a.bytes),
+            );
         }
         if i.detail_failed {
-            out.push_str("    detail page: failed; list entry only\n");
+            field("detail page:", "failed; list entry only".into());
         }
         if let Some(e) = &i.error {
-            out.push_str(&format!("    error:       {}\n", esc(e)));
+            field("error:", esc(e));
         }
     }
-    out
-}
-
-fn list_or_none(v: &[String]) -> String {
-    if v.is_empty() {
-        "(none)".into()
-    } else {
-        text::printable(&v.join(", ")).into_owned()
-    }
+    lines.into_iter().map(|l| l + "\n").collect()
 }

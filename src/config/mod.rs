@@ -151,6 +151,13 @@ pub struct Filter {
     pub pattern: Regex,
 }
 
+/// An optional text setting as one line; `None` when absent or blank.
+fn cleaned(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| crate::text::clean_text(&v))
+        .filter(|v| !v.is_empty())
+}
+
 /// Keeps a notice when no exclude filter matches and, if there are include filters, one does.
 pub fn passes(filters: &[Filter], title: &str, categories: &[String]) -> bool {
     let hit = |f: &Filter| match f.field {
@@ -422,15 +429,8 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
     if max_items == 0 {
         return Err(field_err(path, "max_items", "must be at least 1"));
     }
-    let description = raw
-        .description
-        .map(|d| crate::text::clean_text(&d))
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| title.clone());
-    let publisher_given = raw
-        .publisher
-        .map(|p| crate::text::clean_text(&p))
-        .filter(|p| !p.is_empty());
+    let description = cleaned(raw.description).unwrap_or_else(|| title.clone());
+    let publisher_given = cleaned(raw.publisher);
     let publisher_explicit = publisher_given.is_some();
     let publisher = publisher_given.unwrap_or_else(|| match &source {
         Source::Scrape(s) => s.site.publisher.clone(),

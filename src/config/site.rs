@@ -304,21 +304,14 @@ pub(super) fn compile(path: &Path, raw: RawSite) -> Result<SiteDef> {
             Ok(url)
         })
         .collect::<Result<Vec<_>>>()?;
-    let name = raw
-        .name
-        .map(|n| crate::text::clean_text(&n))
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| base.host_str().unwrap_or_default().to_owned());
+    let name =
+        super::cleaned(raw.name).unwrap_or_else(|| base.host_str().unwrap_or_default().to_owned());
     let aliases = raw
         .aliases
         .iter()
         .map(|a| parse_alias(path, &base, a))
         .collect::<Result<Vec<_>>>()?;
-    let publisher = raw
-        .publisher
-        .map(|n| crate::text::clean_text(&n))
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| name.clone());
+    let publisher = super::cleaned(raw.publisher).unwrap_or_else(|| name.clone());
     let timezone = raw
         .timezone
         .map(|t| {

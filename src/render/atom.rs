@@ -6,7 +6,7 @@ use atom_syndication::{
     Category, Content, Entry, Feed, FixedDateTime, Generator, Link, Person, Text, WriteConfig,
 };
 
-use super::{feed_updated, self_href, Format};
+use super::{feed_links, feed_updated, Format};
 use crate::model::{FeedMeta, Guid, GuidKey, Item};
 
 pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
@@ -67,6 +67,12 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
             }
         })
         .collect::<Vec<_>>();
+    let alternate = Link {
+        href: meta.site_link.to_string(),
+        rel: "alternate".to_owned(),
+        mime_type: Some("text/html".to_owned()),
+        ..Default::default()
+    };
     let feed = Feed {
         title: Text::plain(meta.title.clone()),
         // A URN fixed by the feed id, so moving the published files does not re-create the feed.
@@ -77,27 +83,8 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
             uri: Some(meta.site_link.to_string()),
             ..Default::default()
         }],
-        links: self_href(meta, Format::Atom)
-            .map(|href| Link {
-                href,
-                rel: "self".to_owned(),
-                mime_type: Some(Format::Atom.mime().to_owned()),
-                ..Default::default()
-            })
-            .into_iter()
-            .chain([Link {
-                href: meta.site_link.to_string(),
-                rel: "alternate".to_owned(),
-                mime_type: Some("text/html".to_owned()),
-                ..Default::default()
-            }])
-            // WebSub discovery.
-            .chain(meta.hubs.iter().map(|h| Link {
-                href: h.to_string(),
-                rel: "hub".to_owned(),
-                ..Default::default()
-            }))
-            .collect(),
+        // Self, the site, and the WebSub hubs for discovery.
+        links: feed_links(meta, Format::Atom, Some(alternate)),
         subtitle: Some(Text::plain(meta.description.clone())),
         generator: Some(Generator {
             value: "noticefeed".to_owned(),

@@ -44,6 +44,7 @@ fn environment() -> Environment<'static> {
         ("layout.html", include_str!("templates/layout.html")),
         ("index.html", include_str!("templates/index.html")),
         ("feed.html", include_str!("templates/feed.html")),
+        ("subscribe.html", include_str!("templates/subscribe.html")),
     ] {
         env.add_template(name, text)
             .expect("the built-in templates parse");

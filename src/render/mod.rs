@@ -110,6 +110,26 @@ pub fn self_href(meta: &FeedMeta, format: Format) -> Option<String> {
     base.join(&name).ok().map(|u| u.to_string())
 }
 
+/// The feed's links in the XML formats (RSS writes them as `atom:link`; both crates use
+/// atom_syndication's type), in the order written: its self link (when the public URL is
+/// known), then `alternate` (Atom's link to the site), then one `hub` link per WebSub hub for
+/// discovery.
+pub(crate) fn feed_links(
+    meta: &FeedMeta,
+    format: Format,
+    alternate: Option<atom_syndication::Link>,
+) -> Vec<atom_syndication::Link> {
+    let link = |rel: &str, href: String, mime: Option<&str>| atom_syndication::Link {
+        href,
+        rel: rel.to_owned(),
+        mime_type: mime.map(str::to_owned),
+        ..Default::default()
+    };
+    let own = self_href(meta, format).map(|href| link("self", href, Some(format.mime())));
+    let hubs = meta.hubs.iter().map(|h| link("hub", h.to_string(), None));
+    own.into_iter().chain(alternate).chain(hubs).collect()
+}
+
 /// An RFC 822 date as chrono's `to_rfc2822` writes it, without its panic on a year outside
 /// 0–9999: `normalize` and the store keep those out, and should one get here it is written
 /// rather than ending the run.

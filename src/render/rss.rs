@@ -8,7 +8,7 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, ChannelBuilder, Enclosure, Guid, ItemBuilder};
 
-use super::{feed_updated, self_href, Format};
+use super::{feed_links, feed_updated, Format};
 use crate::model::{FeedMeta, Item};
 
 pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
@@ -53,22 +53,8 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
                 .build()
         })
         .collect::<Vec<_>>();
-    let self_link = self_href(meta, Format::Rss);
-    // WebSub discovery: `<atom:link rel="hub">` beside the self link.
-    let atom_links: Vec<Link> = self_link
-        .map(|href| Link {
-            href,
-            rel: "self".to_owned(),
-            mime_type: Some(Format::Rss.mime().to_owned()),
-            ..Default::default()
-        })
-        .into_iter()
-        .chain(meta.hubs.iter().map(|h| Link {
-            href: h.to_string(),
-            rel: "hub".to_owned(),
-            ..Default::default()
-        }))
-        .collect();
+    // The self link, and WebSub discovery: `<atom:link rel="hub">` beside it.
+    let atom_links: Vec<Link> = feed_links(meta, Format::Rss, None);
     let namespaces = if atom_links.is_empty() {
         BTreeMap::new()
     } else {

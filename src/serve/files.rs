@@ -28,53 +28,32 @@ pub struct Kind {
     pub text: bool,
 }
 
-const fn text(content_type: &'static str) -> Option<Kind> {
-    Some(Kind {
-        content_type,
-        text: true,
-    })
-}
-
-const fn binary(content_type: &'static str) -> Option<Kind> {
-    Some(Kind {
-        content_type,
-        text: false,
-    })
-}
+/// File-name endings served, with their type and whether they are text, first match wins
+/// (`.rss.xml` before `.xml`).
+const KINDS: &[(&str, &str, bool)] = &[
+    (".rss.xml", "application/rss+xml; charset=utf-8", true),
+    (".atom.xml", "application/atom+xml; charset=utf-8", true),
+    (".json", "application/feed+json; charset=utf-8", true),
+    (".opml", "text/x-opml; charset=utf-8", true),
+    (".html", "text/html; charset=utf-8", true),
+    (".xml", "application/xml; charset=utf-8", true),
+    (".css", "text/css; charset=utf-8", true),
+    (".txt", "text/plain; charset=utf-8", true),
+    (".svg", "image/svg+xml", true),
+    (".png", "image/png", false),
+    (".jpg", "image/jpeg", false),
+    (".jpeg", "image/jpeg", false),
+    (".webp", "image/webp", false),
+    (".ico", "image/vnd.microsoft.icon", false),
+];
 
 /// The kind of a file name; `None` is never served.
 pub fn kind(name: &str) -> Option<Kind> {
     let lower = name.to_ascii_lowercase();
-    let ends = |s: &str| lower.ends_with(s);
-    if ends(".rss.xml") {
-        text("application/rss+xml; charset=utf-8")
-    } else if ends(".atom.xml") {
-        text("application/atom+xml; charset=utf-8")
-    } else if ends(".json") {
-        text("application/feed+json; charset=utf-8")
-    } else if ends(".opml") {
-        text("text/x-opml; charset=utf-8")
-    } else if ends(".html") {
-        text("text/html; charset=utf-8")
-    } else if ends(".xml") {
-        text("application/xml; charset=utf-8")
-    } else if ends(".css") {
-        text("text/css; charset=utf-8")
-    } else if ends(".txt") {
-        text("text/plain; charset=utf-8")
-    } else if ends(".svg") {
-        text("image/svg+xml")
-    } else if ends(".png") {
-        binary("image/png")
-    } else if ends(".jpg") || ends(".jpeg") {
-        binary("image/jpeg")
-    } else if ends(".webp") {
-        binary("image/webp")
-    } else if ends(".ico") {
-        binary("image/vnd.microsoft.icon")
-    } else {
-        None
-    }
+    KINDS
+        .iter()
+        .find(|(ending, _, _)| lower.ends_with(ending))
+        .map(|&(_, content_type, text)| Kind { content_type, text })
 }
 
 /// The folder-relative segments a request path names, or `None` when the path is refused.
