@@ -102,6 +102,28 @@ impl Store {
             last_error,
         })
     }
+
+    /// The counts of `feed`'s last success; `None` if it never had one.
+    pub fn last_report(&self, feed: &FeedId) -> Result<Option<UpsertReport>, Error> {
+        let count = |n: Option<i64>| usize::try_from(n.unwrap_or(0)).unwrap_or(0);
+        self.conn
+            .query_row(
+                "SELECT last_new, last_updated, last_unchanged FROM feed
+                 WHERE id = ?1 AND last_success IS NOT NULL",
+                [feed.as_str()],
+                |r| {
+                    Ok(UpsertReport {
+                        new: count(r.get(0)?),
+                        updated: count(r.get(1)?),
+                        unchanged: count(r.get(2)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(query_err(&self.path, || {
+                format!("reading the last counts of feed {feed}")
+            }))
+    }
 }
 
 #[cfg(test)]
@@ -122,8 +144,10 @@ mod tests {
         assert_eq!(st.last_success, None);
         assert_eq!(st.archived, 0);
 
+        assert_eq!(s.last_report(&f).unwrap(), None);
         let (_, r) = upsert(&mut s, &f, &[notice(1, 1), notice(2, 2)], at(20, 0)).unwrap();
         s.record_success(&f, at(20, 0), &r).unwrap();
+        assert_eq!(s.last_report(&f).unwrap(), Some(r.clone()));
         assert_eq!(
             s.status(&f).unwrap(),
             FeedStatus {

@@ -7,12 +7,19 @@
 // Tests may unwrap (STYLE.md §4): a panic with its message is the report.
 #![allow(clippy::unwrap_used)]
 
-use std::fs;
-use std::time::SystemTime;
+use std::fs::{self, File, FileTimes};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
-use crate::support::{snapshot, Project};
+use crate::support::{mtime, snapshot, Project};
 
 const GOLD: &str = "2025-07-29-gold-silver-branch-council.txt";
+
+/// Sets a file's modification time (nanoseconds kept).
+fn set_mtime(path: &Path, t: SystemTime) {
+    let f = File::options().write(true).open(path).unwrap();
+    f.set_times(FileTimes::new().set_modified(t)).unwrap();
+}
 
 /// `build -v` with the project's folders; its stderr.
 fn build_verbose(p: &Project, extra: &[&str]) -> String {
@@ -21,6 +28,70 @@ fn build_verbose(p: &Project, extra: &[&str]) -> String {
     let run = p.run(&args);
     run.expect_code(0);
     run.stderr
+}
+
+#[test]
+fn a_rerun_of_unchanged_local_files_reads_none_of_them() {
+    // See: issue 11, point 1 (every run re-read and re-parsed every notice file).
+    let p = Project::bundled();
+    p.build().expect_code(0);
+    let before = snapshot(&p.out());
+
+    let stderr = build_verbose(&p, &[]);
+    assert!(
+        stderr.contains("notices: no notice file changed since the last run; none read"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("notices: 0 new, 0 updated, 10 unchanged; 10 items, 0 files written"),
+        "{stderr}"
+    );
+    assert!(
+        snapshot(&p.out()) == before,
+        "an unchanged rerun wrote a file"
+    );
+
+    // The proof that nothing was read: an edit that keeps the file's size, inode and mtime
+    // (the identity remembered) is not seen. (A real edit changes the mtime; see below.)
+    let gold = p.notices().join(GOLD);
+    let was = mtime(&gold);
+    let text = fs::read_to_string(&gold).unwrap();
+    let same_size = text.replacen("in Chifeng", "in Chifenx", 1);
+    assert_eq!(same_size.len(), text.len());
+    fs::write(&gold, same_size).unwrap();
+    set_mtime(&gold, was);
+    let stderr = build_verbose(&p, &[]);
+    assert!(stderr.contains("none read"), "{stderr}");
+    assert!(
+        snapshot(&p.out()) == before,
+        "a file not read changed the feed"
+    );
+}
+
+#[test]
+fn a_touched_but_identical_file_is_no_change() {
+    let p = Project::bundled();
+    p.build().expect_code(0);
+    let before = snapshot(&p.out());
+    let gold = p.notices().join(GOLD);
+    set_mtime(&gold, mtime(&gold) + Duration::from_secs(3600));
+
+    let stderr = build_verbose(&p, &[]);
+    assert!(
+        stderr.contains("notices: 1 notice file touched, its content unchanged"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("notices: 0 new, 0 updated, 10 unchanged; 10 items, 0 files written"),
+        "{stderr}"
+    );
+    assert!(
+        snapshot(&p.out()) == before,
+        "a touched file changed the feed"
+    );
+    // Its new identity is remembered: the next run reads nothing.
+    let stderr = build_verbose(&p, &[]);
+    assert!(stderr.contains("none read"), "{stderr}");
 }
 
 #[test]
@@ -60,6 +131,14 @@ fn an_edited_notice_is_read_and_keeps_its_guid() {
     let stderr = build_verbose(&p, &[]);
     assert!(
         stderr.contains("notices: 1 new, 0 updated, 10 unchanged; 11 items"),
+        "{stderr}"
+    );
+
+    // A file removed is read as a change (the folder again), and its notice stays archived.
+    fs::remove_file(&gold).unwrap();
+    let stderr = build_verbose(&p, &[]);
+    assert!(
+        stderr.contains("notices: 0 new, 0 updated, 10 unchanged; 11 items"),
         "{stderr}"
     );
 }

@@ -1,7 +1,7 @@
 //! Collecting one feed for `build`: read its source (local files or the site), normalize each
 //! notice and pin its GUID in the store. Nothing here writes a feed file.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Result;
@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::collect::local;
 use crate::collect::site::RunOptions;
 use crate::config::{FeedDef, ScrapeSource, Source};
-use crate::model::{FeedId, GuidKey, Item, RawNotice};
+use crate::model::{FeedId, FileRecord, FileStamp, GuidKey, Item, RawNotice};
 use crate::normalize::{self, Context};
 use crate::run::StoreMemory;
 use crate::store::{Identity, Store};
@@ -22,13 +22,20 @@ pub(super) struct Fresh {
     pub items: Vec<Item>,
     pub notices_failed: usize,
     pub warnings: usize,
+    /// A local feed's notice files as read, remembered once its items are stored (empty: a
+    /// file had a problem, so none is remembered and the next run reads them all again).
+    pub files: Option<Vec<FileRecord>>,
+    /// The notice files are the ones the last run read: nothing was read, nothing needs
+    /// storing; the number of notices they hold.
+    pub unchanged: Option<usize>,
 }
 
 /// Collects and normalizes one non-merge feed. `Err` is a source failure: nothing of the feed
-/// is stored or written.
-pub(super) fn collect_feed(run: &mut Run<'_>, def: &FeedDef) -> Result<Fresh> {
+/// is stored or written. `reuse`: a local feed whose files did not change may be left unread
+/// (not for a feed a merge reads this run's items of).
+pub(super) fn collect_feed(run: &mut Run<'_>, def: &FeedDef, reuse: bool) -> Result<Fresh> {
     match &def.source {
-        Source::Local { dir } => collect_local(run, def, dir),
+        Source::Local { dir } => collect_local(run, def, dir, reuse),
         Source::Scrape(src) => collect_scrape(run, def, src),
         Source::Merge { .. } => Ok(Fresh::default()),
     }
@@ -58,9 +65,168 @@ fn normalize_pinned(
     Ok(item)
 }
 
-fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path) -> Result<Fresh> {
-    let collected = local::collect(dir)?;
-    let mut fresh = Fresh::default();
+/// The remembered row that stands for the definition rather than a file (no file's relative
+/// path is empty): its hash is [`reading_key`].
+const DEFINITION_ROW: &str = "";
+
+/// What reading a local feed depends on besides its files: the noticefeed version (its
+/// parsers and normalization), the folder and the time zone naive dates are read in.
+fn reading_key(def: &FeedDef, dir: &Path) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let text = format!(
+        "noticefeed {}\n{}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        dir.display(),
+        def.meta.timezone
+    );
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// What a local feed's scan says must be read.
+#[derive(Debug, PartialEq, Eq)]
+enum ReadPlan {
+    /// Every file has the stamp remembered: read none.
+    Nothing,
+    /// These files (indexes into the scan) have new stamps: read them, and if each hashes as
+    /// remembered, the feed is unchanged.
+    Check(Vec<usize>),
+    /// A file was added or removed, one's stamp is unknown, or the definition changed: read
+    /// the folder as a first run does.
+    All,
+}
+
+/// Compares a scan with what the store remembers (the [`DEFINITION_ROW`] included).
+fn plan_reading(
+    scanned: &[local::SourceFile],
+    remembered: &[FileRecord],
+    key: &[u8; 32],
+) -> ReadPlan {
+    let by_path: HashMap<&str, &FileRecord> = remembered
+        .iter()
+        .map(|r| (r.rel_path.as_str(), r))
+        .collect();
+    let definition_same = by_path
+        .get(DEFINITION_ROW)
+        .is_some_and(|r| &r.content_hash == key);
+    if !definition_same || by_path.len() != scanned.len() + 1 {
+        return ReadPlan::All;
+    }
+    let mut changed = Vec::new();
+    for (i, f) in scanned.iter().enumerate() {
+        match (by_path.get(f.rel.as_str()), f.stamp) {
+            (Some(r), Some(stamp)) if r.stamp == stamp => {}
+            (Some(_), Some(_)) => changed.push(i),
+            _ => return ReadPlan::All,
+        }
+    }
+    if changed.is_empty() {
+        ReadPlan::Nothing
+    } else {
+        ReadPlan::Check(changed)
+    }
+}
+
+/// The records to remember of files read (with the definition row), or none when a file
+/// could not be read whole or had a problem: those are read (and reported) again next run.
+fn records(
+    key: &[u8; 32],
+    files: &[local::SourceFile],
+    reads: &[local::FileRead],
+) -> Vec<FileRecord> {
+    let mut out = vec![FileRecord {
+        rel_path: DEFINITION_ROW.to_owned(),
+        stamp: FileStamp {
+            size: 0,
+            mtime_ns: 0,
+            inode: 0,
+        },
+        content_hash: *key,
+    }];
+    for (f, r) in files.iter().zip(reads) {
+        match (f.stamp, r.hash) {
+            (Some(stamp), Some(hash)) if r.problems.is_empty() => out.push(FileRecord {
+                rel_path: f.rel.clone(),
+                stamp,
+                content_hash: hash,
+            }),
+            _ => return Vec::new(),
+        }
+    }
+    out
+}
+
+/// A local feed: its folder scanned (no file read); if every file is the one the last run read
+/// (same stamp, or a new stamp over the same bytes) and the definition is the same, nothing is
+/// read or stored. Otherwise every file is read as on a first run, so duplicates and source
+/// positions are decided over the whole folder.
+fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path, reuse: bool) -> Result<Fresh> {
+    let scanned = local::scan(dir)?;
+    let key = reading_key(def, dir);
+    let remembered = if reuse {
+        run.store.source_files(def.id())?
+    } else {
+        Vec::new()
+    };
+    let mut reads: Vec<Option<local::FileRead>> = scanned.iter().map(|_| None).collect();
+    match plan_reading(&scanned, &remembered, &key) {
+        ReadPlan::Nothing => {
+            log::info!(
+                "{}: no notice file changed since the last run; none read",
+                def.id()
+            );
+            return unchanged(run, def);
+        }
+        ReadPlan::Check(changed) => {
+            let hashes: HashMap<&str, &[u8; 32]> = remembered
+                .iter()
+                .map(|r| (r.rel_path.as_str(), &r.content_hash))
+                .collect();
+            let mut same = true;
+            for &i in &changed {
+                let r = local::read(&scanned[i]);
+                same &= r.problems.is_empty()
+                    && r.hash.as_ref() == hashes.get(scanned[i].rel.as_str()).copied();
+                reads[i] = Some(r);
+            }
+            if same {
+                log::info!(
+                    "{}: {} notice file{} touched, {} content unchanged",
+                    def.id(),
+                    changed.len(),
+                    if changed.len() == 1 { "" } else { "s" },
+                    if changed.len() == 1 { "its" } else { "their" }
+                );
+                // Only the new stamps are remembered: the next run reads nothing.
+                let mut now_known = remembered;
+                for &i in &changed {
+                    if let (Some(r), Some(stamp)) = (
+                        now_known.iter_mut().find(|r| r.rel_path == scanned[i].rel),
+                        scanned[i].stamp,
+                    ) {
+                        r.stamp = stamp;
+                    }
+                }
+                run.store.replace_source_files(def.id(), &now_known)?;
+                return unchanged(run, def);
+            }
+        }
+        ReadPlan::All => {}
+    }
+    let reads: Vec<local::FileRead> = scanned
+        .iter()
+        .zip(reads)
+        .map(|(f, r)| r.unwrap_or_else(|| local::read(f)))
+        .collect();
+    let files = records(&key, &scanned, &reads);
+    let mut collected = local::Collected::default();
+    for mut r in reads {
+        collected.notices.append(&mut r.notices);
+        collected.problems.append(&mut r.problems);
+    }
+    let mut fresh = Fresh {
+        files: Some(files),
+        ..Fresh::default()
+    };
     for p in &collected.problems {
         log::error!("{}: {p}", def.id());
     }
@@ -85,6 +251,7 @@ fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path) -> Result<Fresh> 
             Ok(item) => items.push((item, key.unwrap_or_default(), source, origin)),
             Err(e) => {
                 fresh.notices_failed += 1;
+                fresh.files = Some(Vec::new());
                 log::error!("{}: {e:#}", def.id());
             }
         }
@@ -105,6 +272,8 @@ fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path) -> Result<Fresh> 
         item.guid = guid;
         if !seen.insert(item.guid.clone()) {
             fresh.notices_failed += 1;
+            // Reported again next run: the files are read again.
+            fresh.files = Some(Vec::new());
             log::error!(
                 "{}: {origin}: same id as an earlier notice ({}), skipped",
                 def.id(),
@@ -118,6 +287,16 @@ fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path) -> Result<Fresh> 
         anyhow::bail!("no notices could be read from {}", dir.display());
     }
     Ok(fresh)
+}
+
+/// A local feed whose files are those of its last successful run: as many notices as it
+/// stored then, all unchanged.
+fn unchanged(run: &Run<'_>, def: &FeedDef) -> Result<Fresh> {
+    let last = run.store.last_report(def.id())?.unwrap_or_default();
+    Ok(Fresh {
+        unchanged: Some(last.new + last.updated + last.unchanged),
+        ..Fresh::default()
+    })
 }
 
 fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Result<Fresh> {
@@ -185,4 +364,114 @@ fn collect_scrape(run: &mut Run<'_>, def: &FeedDef, src: &ScrapeSource) -> Resul
         run.store.put_cached_page(&page)?;
     }
     Ok(fresh)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn stamp(n: u64) -> FileStamp {
+        FileStamp {
+            size: n,
+            mtime_ns: 1_767_225_600_000_000_000 + i64::try_from(n).unwrap(),
+            inode: n,
+        }
+    }
+
+    fn scanned(files: &[(&str, Option<u64>)]) -> Vec<local::SourceFile> {
+        files
+            .iter()
+            .map(|(rel, n)| local::SourceFile {
+                path: PathBuf::from("/notices").join(rel),
+                rel: (*rel).to_owned(),
+                stamp: n.map(stamp),
+            })
+            .collect()
+    }
+
+    fn remembered(key: &[u8; 32], files: &[(&str, u64)]) -> Vec<FileRecord> {
+        let mut out = vec![FileRecord {
+            rel_path: DEFINITION_ROW.to_owned(),
+            stamp: FileStamp {
+                size: 0,
+                mtime_ns: 0,
+                inode: 0,
+            },
+            content_hash: *key,
+        }];
+        out.extend(files.iter().map(|(rel, n)| FileRecord {
+            rel_path: (*rel).to_owned(),
+            stamp: stamp(*n),
+            content_hash: [u8::try_from(*n).unwrap(); 32],
+        }));
+        out
+    }
+
+    #[test]
+    fn only_files_with_a_new_stamp_are_read_and_any_other_change_reads_all() {
+        let key = [7; 32];
+        let known = remembered(&key, &[("a.txt", 1), ("b/c.md", 2)]);
+        let same = scanned(&[("a.txt", Some(1)), ("b/c.md", Some(2))]);
+        assert_eq!(plan_reading(&same, &known, &key), ReadPlan::Nothing);
+        let touched = scanned(&[("a.txt", Some(1)), ("b/c.md", Some(3))]);
+        assert_eq!(
+            plan_reading(&touched, &known, &key),
+            ReadPlan::Check(vec![1])
+        );
+        for changed in [
+            scanned(&[("a.txt", Some(1))]),
+            scanned(&[("a.txt", Some(1)), ("b/c.md", Some(2)), ("d.txt", Some(4))]),
+            scanned(&[("a.txt", Some(1)), ("b/d.md", Some(2))]),
+            scanned(&[("a.txt", Some(1)), ("b/c.md", None)]),
+        ] {
+            assert_eq!(plan_reading(&changed, &known, &key), ReadPlan::All);
+        }
+        // Another definition, or nothing remembered (a first run, a store of an older build).
+        assert_eq!(plan_reading(&same, &known, &[8; 32]), ReadPlan::All);
+        assert_eq!(plan_reading(&same, &known[1..], &key), ReadPlan::All);
+        assert_eq!(plan_reading(&same, &[], &key), ReadPlan::All);
+        // An empty folder is not "unchanged" unless it was empty before too.
+        assert_eq!(plan_reading(&[], &known[..1], &key), ReadPlan::Nothing);
+    }
+
+    #[test]
+    fn files_with_a_problem_are_not_remembered() {
+        let key = [7; 32];
+        let files = scanned(&[("a.txt", Some(1)), ("b.txt", Some(2))]);
+        let read = |hash: Option<[u8; 32]>, problem: bool| local::FileRead {
+            notices: Vec::new(),
+            problems: if problem {
+                vec![local::Problem {
+                    file: PathBuf::from("b.txt"),
+                    line: None,
+                    message: "bad".into(),
+                }]
+            } else {
+                Vec::new()
+            },
+            hash,
+        };
+        let ok = records(
+            &key,
+            &files,
+            &[read(Some([1; 32]), false), read(Some([2; 32]), false)],
+        );
+        assert_eq!(ok.len(), 3);
+        assert_eq!(ok[0].content_hash, key);
+        assert_eq!((ok[2].rel_path.as_str(), ok[2].stamp), ("b.txt", stamp(2)));
+        assert!(records(
+            &key,
+            &files,
+            &[read(Some([1; 32]), false), read(Some([2; 32]), true)]
+        )
+        .is_empty());
+        assert!(records(
+            &key,
+            &files,
+            &[read(Some([1; 32]), false), read(None, false)]
+        )
+        .is_empty());
+    }
 }

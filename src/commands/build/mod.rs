@@ -196,10 +196,12 @@ fn collect_and_publish_sources(
         }
         let started = std::time::Instant::now();
         let had_files = has_files(&run.args.out, def.id());
+        // A merge reads a member's items of this run: a member is always read.
+        let reuse = !plan.feeds_a_merge(def.id());
         // Everything the feed stores is one transaction (one fsync), committed before its files
         // are written; a failed feed commits what it did store (its pins, its failure).
         let result = match run.store.begin_feed() {
-            Ok(()) => isolated(def.id(), "collecting", || collect_feed(run, def)),
+            Ok(()) => isolated(def.id(), "collecting", || collect_feed(run, def, reuse)),
             Err(e) => Err(e.into()),
         };
         log::info!(
@@ -210,13 +212,7 @@ fn collect_and_publish_sources(
         match result {
             Ok(f) => {
                 if publish {
-                    summaries.push(store_and_publish(
-                        run,
-                        def,
-                        &f.items,
-                        f.notices_failed,
-                        f.warnings,
-                    ));
+                    summaries.push(store_and_publish(run, def, &f));
                 }
                 if plan.feeds_a_merge(def.id()) {
                     collected.insert(def.id().clone(), Some(f.items));
@@ -306,8 +302,11 @@ fn publish_merges(
             .iter()
             .filter_map(|m| collected.get(m).and_then(|f| f.as_deref()))
             .collect();
-        let merged = model::merge(&members);
-        summaries.push(store_and_publish(run, def, &merged, 0, 0));
+        let merged = collect::Fresh {
+            items: model::merge(&members),
+            ..collect::Fresh::default()
+        };
+        summaries.push(store_and_publish(run, def, &merged));
     }
 }
 

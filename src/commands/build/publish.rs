@@ -12,29 +12,24 @@ use crate::render::{self, Format};
 use crate::run::{isolated, FeedSummary};
 use crate::write;
 
+use super::collect::Fresh;
 use super::Run;
 
 /// Stores one feed's items (whose source succeeded), then renders its archive and writes the
 /// files whose bytes changed; records the outcome in the store's feed status. Runs isolated: a
 /// panic while storing, rendering or writing fails the feed, and its previous files stay.
-pub(super) fn store_and_publish(
-    run: &mut Run<'_>,
-    def: &FeedDef,
-    items: &[Item],
-    notices_failed: usize,
-    warnings: usize,
-) -> FeedSummary {
+pub(super) fn store_and_publish(run: &mut Run<'_>, def: &FeedDef, fresh: &Fresh) -> FeedSummary {
     let now = run.now;
     let had_files = has_files(&run.args.out, def.id());
     let done = isolated(def.id(), "publishing", || {
         let mut summary = FeedSummary {
             feed: def.id().to_string(),
-            notices_failed,
-            warnings,
+            notices_failed: fresh.notices_failed,
+            warnings: fresh.warnings,
             had_files,
             ..Default::default()
         };
-        let stored = store_render_write(run, def, items, &mut summary);
+        let stored = store_render_write(run, def, fresh, &mut summary);
         Ok((summary, stored))
     });
     match done {
@@ -74,12 +69,27 @@ pub(super) fn record_failure(run: &Run<'_>, id: &FeedId, msg: &str) {
 fn store_render_write(
     run: &mut Run<'_>,
     def: &FeedDef,
-    items: &[Item],
+    fresh: &Fresh,
     summary: &mut FeedSummary,
 ) -> Result<UpsertReport> {
-    let archived = run.store.archived(def.id())?;
-    let decided = crate::normalize::revision::decide_all(items, archived, run.now);
-    let (_, report) = run.store.save_items(def.id(), &decided, run.now)?;
+    let report = match fresh.unchanged {
+        // Nothing was read: nothing to decide or store.
+        Some(n) => UpsertReport {
+            unchanged: n,
+            ..UpsertReport::default()
+        },
+        None => {
+            let archived = run.store.archived(def.id())?;
+            let decided = crate::normalize::revision::decide_all(&fresh.items, archived, run.now);
+            let (_, report) = run.store.save_items(def.id(), &decided, run.now)?;
+            // After the items they stand for (in the feed's transaction): files remembered
+            // are files whose notices are stored.
+            if let Some(files) = &fresh.files {
+                run.store.replace_source_files(def.id(), files)?;
+            }
+            report
+        }
+    };
     run.store.commit_feed()?;
     summary.new = report.new;
     summary.updated = report.updated;
