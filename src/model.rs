@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod change;
+pub mod origin;
 
 use std::fmt;
 

@@ -21,7 +21,7 @@ use super::date::parse_site_date;
 use super::http::{self, Client, Request, Response};
 use super::scrape::{self, DetailPage, ListEntry, ListPage};
 use crate::config::site::{Pagination, SiteDef};
-use crate::config::{self, ScrapeSource};
+use crate::config::ScrapeSource;
 use crate::model::cache::CachedPage;
 use crate::model::{Attachment, CanonicalUrl, RawBody, RawDate, RawNotice};
 use crate::text;
@@ -304,8 +304,8 @@ impl Walker {
             if !seen_links.insert(link.guid_key()) {
                 continue;
             }
-            let categories: Vec<String> = src.category.iter().cloned().collect();
-            if !config::passes(&src.filters, &text::clean_text(&entry.title), &categories) {
+            // Filtered on the list entry, so a dropped notice costs no detail request.
+            if !src.admits(&entry.title) {
                 continue;
             }
             jobs.push((link, entry));

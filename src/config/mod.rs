@@ -159,7 +159,7 @@ fn cleaned(value: Option<String>) -> Option<String> {
 }
 
 /// Keeps a notice when no exclude filter matches and, if there are include filters, one does.
-pub fn passes(filters: &[Filter], title: &str, categories: &[String]) -> bool {
+fn passes(filters: &[Filter], title: &str, categories: &[String]) -> bool {
     let hit = |f: &Filter| match f.field {
         FilterField::Title => f.pattern.is_match(title),
         FilterField::Category => categories.iter().any(|c| f.pattern.is_match(c)),
@@ -190,8 +190,15 @@ pub struct ScrapeSource {
 }
 
 impl ScrapeSource {
+    /// Whether the channel's filters keep a notice with this title (as the page wrote it; it
+    /// is folded to one line first). Its category is the channel's own.
+    pub fn admits(&self, title: &str) -> bool {
+        let categories: Vec<String> = self.category.iter().cloned().collect();
+        passes(&self.filters, &crate::text::clean_text(title), &categories)
+    }
+
     /// The site's origins and the channel's own list URL: the only places this feed requests.
-    pub fn origin_policy(&self) -> crate::collect::http::OriginPolicy {
+    pub fn origin_policy(&self) -> crate::model::origin::OriginPolicy {
         let mut p = self.site.origin_policy();
         p.allow(&self.url);
         p

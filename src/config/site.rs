@@ -437,8 +437,8 @@ impl SiteDef {
     /// The origins this site may be requested at: its base's host and its `aliases`, over http
     /// or https on the default ports (or exactly the base's own port when it names one), and
     /// the `origins` it lists.
-    pub fn origin_policy(&self) -> crate::collect::http::OriginPolicy {
-        let mut p = crate::collect::http::OriginPolicy::new();
+    pub fn origin_policy(&self) -> crate::model::origin::OriginPolicy {
+        let mut p = crate::model::origin::OriginPolicy::new();
         p.allow(&self.base);
         for a in &self.aliases {
             p.allow_host(a, &self.base);

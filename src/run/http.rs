@@ -6,8 +6,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 
 use crate::cli::Global;
-use crate::collect::http::{self, Client, HttpOptions, Mirror, OriginPolicy, RobotsCache};
+use crate::collect::http::{self, Client, HttpOptions, Mirror, RobotsCache};
 use crate::config::{FeedDef, ScrapeSource, Source};
+use crate::model::origin::OriginPolicy;
 
 /// The client every scraped feed of the run shares: requests only to the run's sites, the
 /// politest site's gap, the flags' mirrors and timeout.

@@ -38,10 +38,11 @@ use url::{Position, Url};
 
 use crate::model::cache::CachedRobots;
 
+use crate::model::origin::OriginPolicy;
 pub use decode::{decode, Decoded};
 pub use health::Down;
 pub use mirror::{relative_path, sidecar, Mirror, Sidecar};
-pub use origin::{is_public_ip, is_public_name, GuardedResolver, OriginPolicy};
+pub use origin::{is_public_ip, is_public_name, GuardedResolver};
 pub use retry::should_retry;
 pub use robots::Robots;
 
