@@ -64,7 +64,7 @@ pub fn parse_date_value(raw: &str) -> Option<RawDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::site::DEFAULT_DATE_FORMATS;
+    use crate::config::preset::DEFAULT_DATE_FORMATS;
 
     fn formats() -> Vec<String> {
         DEFAULT_DATE_FORMATS.iter().map(|s| s.to_string()).collect()
@@ -109,7 +109,7 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod proptests {
     use super::*;
-    use crate::config::site::DEFAULT_DATE_FORMATS;
+    use crate::config::preset::DEFAULT_DATE_FORMATS;
     use chrono::{Datelike as _, FixedOffset, Timelike as _};
     use proptest::prelude::*;
 

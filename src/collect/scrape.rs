@@ -6,7 +6,7 @@
 
 use scraper::{ElementRef, Html};
 
-use crate::config::site::{DetailSpec, Field, ListSpec, Pagination, Take};
+use crate::config::preset::{DetailSpec, Field, ListSpec, Pagination, Take};
 
 /// One entry of a list page, as written there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,12 +151,12 @@ pub fn parse_detail(html: &str, spec: &DetailSpec) -> DetailPage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::site::SiteDef;
+    use crate::config::preset::SiteDef;
 
     fn site() -> SiteDef {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds/sites/chinania.toml");
-        crate::config::site::load_file(&path).unwrap()
+        crate::config::preset::load_file(&path).unwrap()
     }
 
     const LIST: &str = r#"<html><body>

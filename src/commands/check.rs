@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::cli::{CheckArgs, Global};
-use crate::collect::site::{NoMemory, RunOptions, ScrapedNotice, Walker};
+use crate::collect::walk::{NoMemory, RunOptions, ScrapedNotice, Walker};
 use crate::config::{self, FeedDef, ScrapeSource, Source};
 use crate::model::{Item, RawDate};
 use crate::normalize::{self, Context};

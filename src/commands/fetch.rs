@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::cli::{FetchArgs, Global};
 use crate::collect::http::{self, PageSink, Sidecar};
-use crate::collect::site::{NoMemory, RunOptions, Walker};
+use crate::collect::walk::{NoMemory, RunOptions, Walker};
 use crate::config::{self, FeedDef, Source};
 use crate::model::FeedId;
 use crate::run::{cause_lines, http_client, runtime, spinner, Cause, FeedSummary, Loss, Outcome};

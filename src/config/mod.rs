@@ -6,8 +6,8 @@
 //! a cron job's definition should fail loudly rather than be ignored for months.
 
 pub mod mirror;
+pub mod preset;
 pub mod project;
-pub mod site;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,7 +111,7 @@ enum RawSource {
 #[serde(untagged)]
 enum RawSiteRef {
     Named(String),
-    Inline(Box<site::RawSite>),
+    Inline(Box<preset::RawSite>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,7 +178,7 @@ fn passes(filters: &[Filter], title: &str, categories: &[String]) -> bool {
 /// A channel of a site: its list URL read with the site's rules.
 #[derive(Debug, Clone)]
 pub struct ScrapeSource {
-    pub site: Arc<site::SiteDef>,
+    pub site: Arc<preset::SiteDef>,
     pub url: Url,
     /// The channel's name, added to every notice as a category.
     pub category: Option<String>,
@@ -332,8 +332,8 @@ pub fn parse(path: &Path, text: &str) -> Result<FeedDef> {
             filter,
         } => {
             let site = match site_ref {
-                RawSiteRef::Named(name) => site::load_named(base_dir, path, &name)?,
-                RawSiteRef::Inline(raw_site) => site::compile(path, *raw_site)?,
+                RawSiteRef::Named(name) => preset::load_named(base_dir, path, &name)?,
+                RawSiteRef::Inline(raw_site) => preset::compile(path, *raw_site)?,
             };
             site_timezone = site.timezone;
             site_language = site.language.clone();

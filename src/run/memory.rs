@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use anyhow::Result;
 
 use crate::collect::http::RobotsCache;
-use crate::collect::site::Memory;
+use crate::collect::walk::Memory;
 use crate::model::cache::{CachedPage, CachedRobots};
 use crate::model::FeedId;
 use crate::store::Store;

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::collect::local;
-use crate::collect::site::RunOptions;
+use crate::collect::walk::RunOptions;
 use crate::config::{FeedDef, ScrapeSource, Source};
 use crate::model::{FeedId, FileRecord, FileStamp, GuidKey, Item, RawNotice};
 use crate::normalize::{self, Context};

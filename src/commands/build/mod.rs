@@ -16,7 +16,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::cli::{BuildArgs, Global};
 use crate::collect::http::Down;
-use crate::collect::site::Walker;
+use crate::collect::walk::Walker;
 use crate::config::{self, FeedDef, Project, Source};
 use crate::model::{self, FeedId, Item};
 use crate::run::{

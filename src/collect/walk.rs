@@ -20,7 +20,7 @@ use url::Url;
 use super::date::parse_site_date;
 use super::http::{self, Client, Request, Response};
 use super::scrape::{self, DetailPage, ListEntry, ListPage};
-use crate::config::site::{Pagination, SiteDef};
+use crate::config::preset::{Pagination, SiteDef};
 use crate::config::ScrapeSource;
 use crate::model::cache::CachedPage;
 use crate::model::{Attachment, CanonicalUrl, RawBody, RawDate, RawNotice};
@@ -451,7 +451,7 @@ impl Walker {
         &self,
         url: &Url,
         site: &SiteDef,
-        spec: &crate::config::site::DetailSpec,
+        spec: &crate::config::preset::DetailSpec,
     ) -> Result<DetailPage, DetailMiss> {
         let key = url.to_string();
         if let Some(cached) = self.details.lock().await.get(&key) {
@@ -651,7 +651,7 @@ fn read_date(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::site::DEFAULT_DATE_FORMATS;
+    use crate::config::preset::DEFAULT_DATE_FORMATS;
     use chrono::NaiveDate;
 
     fn formats() -> Vec<String> {
@@ -723,7 +723,7 @@ mod tests {
 mod proptests {
     use super::*;
     use crate::collect::date::proptests::site_date_like;
-    use crate::config::site::DEFAULT_DATE_FORMATS;
+    use crate::config::preset::DEFAULT_DATE_FORMATS;
     use proptest::prelude::*;
 
     fn formats() -> Vec<String> {
