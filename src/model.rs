@@ -268,35 +268,30 @@ impl fmt::Display for Guid {
     }
 }
 
-/// A date as the source gave it, before the feed's time zone is applied.
+/// A date as the source gave it, before the feed's time zone is applied. Each variant is one
+/// case: whether a given date is believed (every output can write it; a scraped one is not after
+/// the run) is decided by `normalize`, which knows the zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawDate {
     /// Carries its own offset (RFC 3339 with offset).
     Zoned(DateTime<FixedOffset>),
-    /// Wall-clock time in the feed's zone (date-only values are midnight).
+    /// Wall-clock time in the feed's zone (date-only values are midnight). A time in a DST gap
+    /// is one too: it is shifted forward when put in its zone.
     Local(NaiveDateTime),
     /// The source gave no date.
     Absent,
-    /// The source gave a date that is not believed: unreadable or impossible (`2026-02-30`),
-    /// outside the publishable years, or after the run that read it. `raw` is the text as
-    /// given, for warnings. A wall-clock time in a DST gap is none of these: it is `Local`,
-    /// shifted forward when put in its zone.
-    Untrusted { raw: String },
+    /// The source gave text that is no date: no accepted form reads it, or it names no real day
+    /// (`2026-02-30`). `raw` is the text as given, for warnings.
+    Unreadable { raw: String },
 }
 
 impl RawDate {
-    /// A date from text that may be absent: `Untrusted` when there is text, else `Absent`.
-    pub fn untrusted(raw: Option<String>) -> Self {
+    /// A date from text that may be absent: `Unreadable` when there is text, else `Absent`.
+    pub fn unreadable(raw: Option<String>) -> Self {
         match raw {
-            Some(raw) => Self::Untrusted { raw },
+            Some(raw) => Self::Unreadable { raw },
             None => Self::Absent,
         }
-    }
-
-    /// Whether there is no date to use: `normalize` dates such a notice when first seen (a
-    /// scraped one) or refuses it (a local one).
-    pub fn is_unusable(&self) -> bool {
-        matches!(self, Self::Absent | Self::Untrusted { .. })
     }
 }
 

@@ -56,7 +56,7 @@ fn given_date(date: &RawDate, tz: Tz) -> Option<DateTime<Utc>> {
     match date {
         RawDate::Zoned(d) => Some(d.with_timezone(&Utc)),
         RawDate::Local(local) => Some(local_to_utc(*local, tz)),
-        RawDate::Absent | RawDate::Untrusted { .. } => None,
+        RawDate::Absent | RawDate::Unreadable { .. } => None,
     }
 }
 
@@ -106,7 +106,7 @@ pub fn normalize(
             }
             (None, None) => {
                 let value = match &raw.date {
-                    RawDate::Untrusted { raw } => Some(raw.clone()),
+                    RawDate::Unreadable { raw } => Some(raw.clone()),
                     _ => None,
                 };
                 return Err(Error::NoDate {
@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn missing_date_is_an_error_without_first_seen() {
         let mut r = raw();
-        r.date = RawDate::Untrusted {
+        r.date = RawDate::Unreadable {
             raw: "2026-02-30".into(),
         };
         let e = normalize(r.clone(), &cx(), &mut vec![]).unwrap_err();

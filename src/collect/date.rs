@@ -186,7 +186,7 @@ pub(crate) mod proptests {
             raw in prop_oneof![any::<String>(), date_like()]
         ) {
             match parse_date_value(&raw) {
-                None | Some(RawDate::Absent | RawDate::Untrusted { .. }) => {}
+                None | Some(RawDate::Absent | RawDate::Unreadable { .. }) => {}
                 Some(RawDate::Local(d)) => invents_nothing(&raw, d)?,
                 Some(RawDate::Zoned(d)) => invents_nothing(&raw, d.naive_local())?,
             }

@@ -400,7 +400,7 @@ mod tests {
                     link: Some(link),
                     rel_path: None,
                     title: detail.title.clone().unwrap_or(e.title),
-                    date: date.map_or(RawDate::untrusted(e.date), RawDate::Local),
+                    date: date.map_or(RawDate::unreadable(e.date), RawDate::Local),
                     body: RawBody::Html(detail.content_html.clone().unwrap_or_default()),
                     summary: None,
                     authors: detail.author.iter().cloned().collect(),

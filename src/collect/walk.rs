@@ -624,7 +624,7 @@ pub fn mime_for(ext: &str) -> &'static str {
 
 /// A scraped notice's date: the site's wall-clock time as written (`normalize` puts it in the
 /// feed's zone and decides whether it is believed); `Absent` when the site gives none;
-/// `Untrusted` (with a warning) when no format reads it or it names no real day.
+/// `Unreadable` (with a warning) when no format reads it or it names no real day.
 fn read_date(
     link: &CanonicalUrl,
     raw: Option<&str>,
@@ -641,7 +641,7 @@ fn read_date(
             warnings.push(format!(
                 "{link}: date `{raw}` unreadable or impossible; dated when first seen"
             ));
-            RawDate::Untrusted {
+            RawDate::Unreadable {
                 raw: raw.to_owned(),
             }
         }
@@ -675,7 +675,7 @@ mod tests {
         }
         assert!(warnings.is_empty(), "{warnings:?}");
         let got = read_date(&link, Some("2026-02-30"), &formats(), &mut warnings);
-        assert!(matches!(got, RawDate::Untrusted { .. }), "{got:?}");
+        assert!(matches!(got, RawDate::Unreadable { .. }), "{got:?}");
         assert!(
             warnings[0].contains("`2026-02-30` unreadable"),
             "{warnings:?}"
@@ -744,7 +744,7 @@ mod proptests {
                     prop_assert_eq!(Some(d), parse_site_date(&raw, &formats()));
                     prop_assert!(warnings.is_empty());
                 }
-                RawDate::Untrusted { raw: r } => {
+                RawDate::Unreadable { raw: r } => {
                     prop_assert_eq!(r, raw);
                     prop_assert_eq!(warnings.len(), 1);
                 }

@@ -166,7 +166,7 @@ fn definition(global: &Global, args: &CheckArgs) -> Result<FeedDef> {
 
 fn item_report(sn: &ScrapedNotice, cx: &Context<'_>, warnings: &mut Vec<String>) -> ItemReport {
     let raw_date = match &sn.raw.date {
-        RawDate::Untrusted { raw } => Some(raw.clone()),
+        RawDate::Unreadable { raw } => Some(raw.clone()),
         _ => None,
     };
     match normalize::normalize(sn.raw.clone(), cx, warnings) {
