@@ -734,7 +734,7 @@ mod proptests {
         #![proptest_config(ProptestConfig::with_cases(1024))]
 
         #[test]
-        fn read_date_never_panics_and_is_local_or_untrusted(
+        fn read_date_never_panics_and_is_local_or_unreadable(
             raw in prop_oneof![any::<String>(), site_date_like()],
         ) {
             let link = CanonicalUrl::parse("https://h/1.html").unwrap();
