@@ -1,11 +1,12 @@
 //! noticefeed: an industry association's notices → RSS 2.0 and Atom 1.0 feeds with stable GUIDs.
 //!
 //! ```text
-//! config (feeds/*.toml) → collect (local | scrape) → normalize → store → render (rss | atom) → write
+//! config (feeds/*.toml) → collect (local | walk) → normalize → store → render → write
 //! ```
 //!
 //! Each module owns one step; `commands` has one module per command, and `run` the machinery
-//! they share (lock, store, HTTP client, per-feed isolation, summary).
+//! they share (lock, store, HTTP client, per-feed isolation, summary). A module imports only the
+//! modules below it: ARCHITECTURE.md has the table, `tests/it/architecture.rs` enforces it.
 
 pub mod cli;
 pub mod collect;

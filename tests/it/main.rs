@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
 //! The one integration test binary: every test runs the real `noticefeed` binary.
+mod architecture;
 mod chinania;
 mod cron;
 mod docs;
