@@ -95,6 +95,19 @@ enum ReadPlan {
     All,
 }
 
+/// The [`DEFINITION_ROW`] record for a reading key.
+fn definition_record(key: &[u8; 32]) -> FileRecord {
+    FileRecord {
+        rel_path: DEFINITION_ROW.to_owned(),
+        stamp: FileStamp {
+            size: 0,
+            mtime_ns: 0,
+            inode: 0,
+        },
+        content_hash: *key,
+    }
+}
+
 /// Compares a scan with what the store remembers (the [`DEFINITION_ROW`] included).
 fn plan_reading(
     scanned: &[local::SourceFile],
@@ -133,15 +146,7 @@ fn records(
     files: &[local::SourceFile],
     reads: &[local::FileRead],
 ) -> Vec<FileRecord> {
-    let mut out = vec![FileRecord {
-        rel_path: DEFINITION_ROW.to_owned(),
-        stamp: FileStamp {
-            size: 0,
-            mtime_ns: 0,
-            inode: 0,
-        },
-        content_hash: *key,
-    }];
+    let mut out = vec![definition_record(key)];
     for (f, r) in files.iter().zip(reads) {
         match (f.stamp, r.hash) {
             (Some(stamp), Some(hash)) if r.problems.is_empty() => out.push(FileRecord {
@@ -392,15 +397,7 @@ mod tests {
     }
 
     fn remembered(key: &[u8; 32], files: &[(&str, u64)]) -> Vec<FileRecord> {
-        let mut out = vec![FileRecord {
-            rel_path: DEFINITION_ROW.to_owned(),
-            stamp: FileStamp {
-                size: 0,
-                mtime_ns: 0,
-                inode: 0,
-            },
-            content_hash: *key,
-        }];
+        let mut out = vec![definition_record(key)];
         out.extend(files.iter().map(|(rel, n)| FileRecord {
             rel_path: (*rel).to_owned(),
             stamp: stamp(*n),
