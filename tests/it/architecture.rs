@@ -524,3 +524,48 @@ mod tests {
     let new = violations(Path::new("plugins.rs"), "fn f() {}\n");
     assert!(new[0].message.contains("`plugins` has no row"), "{new:?}");
 }
+
+#[test]
+fn architecture_md_shows_this_table() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
+            .unwrap();
+    let section = doc
+        .split("## Modules and what each may import")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("ARCHITECTURE.md has the module table");
+    let names = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let rows: Vec<(String, Vec<String>)> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            let unit = names(cells[0]).remove(0);
+            let may = names(cells.last().unwrap().trim_end_matches(" |"));
+            (unit, may)
+        })
+        .collect();
+    // Top to bottom on the page, bottom to top in the code; the crate root declares modules only.
+    let code: Vec<(String, Vec<String>)> = LAYERS
+        .iter()
+        .rev()
+        .filter(|(u, _)| *u != "lib")
+        .map(|(u, may)| {
+            (
+                (*u).to_owned(),
+                may.iter().map(|m| (*m).to_owned()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows, code,
+        "ARCHITECTURE.md's module table and LAYERS differ"
+    );
+}
