@@ -165,17 +165,25 @@ fn definition(global: &Global, args: &CheckArgs) -> Result<FeedDef> {
 }
 
 fn item_report(sn: &ScrapedNotice, cx: &Context<'_>, warnings: &mut Vec<String>) -> ItemReport {
-    let raw_date = match &sn.raw.date {
+    // The page's date, shown when it was not used: unreadable, or read but not believed (after
+    // the run, or outside the years every format can write).
+    let given = match &sn.raw.date {
         RawDate::Unreadable { raw } => Some(raw.clone()),
-        _ => None,
+        RawDate::Local(d) => Some(d.format("%Y-%m-%d %H:%M").to_string()),
+        RawDate::Zoned(d) => Some(d.to_rfc3339()),
+        RawDate::Absent => None,
     };
+    let unreadable = matches!(sn.raw.date, RawDate::Unreadable { .. });
     match normalize::normalize(sn.raw.clone(), cx, warnings) {
-        Ok(item) => from_item(&item, cx, raw_date, sn.detail_failed),
+        Ok(item) => {
+            let raw_date = given.filter(|_| unreadable || item.date_estimated);
+            from_item(&item, cx, raw_date, sn.detail_failed)
+        }
         Err(e) => ItemReport {
             title: text::clean_text(&sn.raw.title),
             date: None,
             date_estimated: false,
-            raw_date,
+            raw_date: given.filter(|_| unreadable),
             link: sn.raw.link.as_ref().map(|l| l.to_string()),
             authors: sn.raw.authors.clone(),
             categories: sn.raw.tags.clone(),

@@ -562,6 +562,33 @@ fn bad_dates_are_kept_and_dated_when_first_seen_never_guessed() {
             "{id}: dated when first seen, got {p}"
         );
     }
+    // `check` shows what the page said for each date it did not use.
+    let checked = run_in(
+        dir.path(),
+        [
+            "--feeds",
+            &support::repo().join("feeds").display().to_string(),
+            "--mirror",
+            &format!("{ORIGIN}={}", server.base()),
+            "--delay-ms",
+            "0",
+            "check",
+            "chinania-jqzs",
+        ],
+        &[],
+    );
+    checked.expect_code(0);
+    for shown in [
+        "(estimated: page says `2026-02-30`)",
+        "(estimated: page says `2099-08-27 16:22`)",
+        "(estimated: no date on the page)",
+    ] {
+        assert!(
+            checked.stdout.contains(shown),
+            "no {shown}:\n{}",
+            checked.stdout
+        );
+    }
     // A later run keeps the first-seen date rather than moving it.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let atom = dir.path().join("public/chinania-jqzs.atom.xml");
