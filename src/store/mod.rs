@@ -263,16 +263,20 @@ impl Store {
     }
 
     /// Commits the feed's transaction, if one is open: a build commits before it writes the
-    /// feed's files, so a file never shows a notice the store lacks.
+    /// feed's files, so a file never shows a notice the store lacks. A commit that fails (a
+    /// full disk) rolls the feed's writes back, so the next feed starts clean.
     pub fn commit_feed(&mut self) -> Result<(), Error> {
         if self.conn.is_autocommit() {
             return Ok(());
         }
-        self.conn
-            .execute_batch("COMMIT")
-            .map_err(query_err(&self.path, || {
-                "committing a feed's transaction".into()
-            }))
+        let committed = self.conn.execute_batch("COMMIT");
+        if committed.is_err() && !self.conn.is_autocommit() {
+            // Already failing: the commit's error is the one to report.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        committed.map_err(query_err(&self.path, || {
+            "committing a feed's transaction".into()
+        }))
     }
 
     /// Whether SQLite finds the file sound (`PRAGMA integrity_check` answers `ok`); the crash
@@ -443,6 +447,21 @@ mod tests {
         assert_eq!(other.status(&f).unwrap().archived, 0);
         s.commit_feed().unwrap();
         assert_eq!(other.status(&f).unwrap().archived, 1);
+        // A commit that fails (here a deferred foreign key) leaves no transaction behind it.
+        s.begin_feed().unwrap();
+        s.conn
+            .execute_batch(
+                "PRAGMA defer_foreign_keys = ON;
+                 INSERT INTO item (feed, guid, title, published, date_estimated, updated,
+                   content_html, authors, categories, attachments, content_hash, first_seen,
+                   last_changed)
+                 VALUES ('ghost', 'g', 't', 'x', 0, 'x', 'c', '[]', '[]', '[]', x'', 0, 0)",
+            )
+            .unwrap();
+        assert!(s.commit_feed().is_err());
+        assert!(s.conn.is_autocommit());
+        s.begin_feed().unwrap();
+        s.commit_feed().unwrap();
         // Without an open transaction, committing does nothing and each write commits alone.
         s.commit_feed().unwrap();
         upsert(&mut s, &f, &[notice(2, 2)], at(21, 0)).unwrap();
