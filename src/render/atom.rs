@@ -40,22 +40,8 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
                 id: it.guid.to_string(),
                 updated: date(it.updated.max(it.published)),
                 published: Some(date(it.published)),
-                authors: it
-                    .authors
-                    .iter()
-                    .map(|a| Person {
-                        name: a.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                categories: it
-                    .categories
-                    .iter()
-                    .map(|c| Category {
-                        term: c.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
+                authors: it.authors.iter().map(|a| person(a, None)).collect(),
+                categories: it.categories.iter().map(|c| category(c)).collect(),
                 links,
                 summary: Some(Text::plain(it.summary.clone())).filter(|s| !s.value.is_empty()),
                 content: Some(Content {
@@ -78,11 +64,7 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
         // A URN fixed by the feed id, so moving the published files does not re-create the feed.
         id: Guid::derive(&GuidKey::Explicit(format!("feed:{}", meta.id))).to_string(),
         updated: date(feed_updated(items)),
-        authors: vec![Person {
-            name: meta.publisher.clone(),
-            uri: Some(meta.site_link.to_string()),
-            ..Default::default()
-        }],
+        authors: vec![person(&meta.publisher, Some(meta.site_link.to_string()))],
         // Self, the site, and the WebSub hubs for discovery.
         links: feed_links(meta, Format::Atom, Some(alternate)),
         subtitle: Some(Text::plain(meta.description.clone())),
@@ -106,4 +88,19 @@ pub(super) fn render(meta: &FeedMeta, items: &[Item]) -> String {
     let mut out = String::from_utf8(buf).unwrap_or_default();
     out.push('\n');
     out
+}
+
+fn person(name: &str, uri: Option<String>) -> Person {
+    Person {
+        name: name.to_owned(),
+        uri,
+        ..Default::default()
+    }
+}
+
+fn category(term: &str) -> Category {
+    Category {
+        term: term.to_owned(),
+        ..Default::default()
+    }
 }
