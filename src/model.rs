@@ -6,6 +6,8 @@
 
 pub mod cache;
 pub mod change;
+#[cfg(test)]
+pub mod fixtures;
 pub mod origin;
 
 use std::fmt;

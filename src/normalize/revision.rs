@@ -122,35 +122,7 @@ pub fn content_hash(item: &Item) -> ContentHash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Attachment, Guid, GuidKey};
-    use chrono::TimeZone;
-
-    fn at(day: u32, hour: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 1, day, hour, 0, 0).unwrap()
-    }
-
-    fn notice(n: u32, day: u32) -> Item {
-        let link =
-            CanonicalUrl::parse(&format!("https://www.chinania.org.cn/html/x/{n}.html")).unwrap();
-        Item {
-            guid: Guid::derive(&GuidKey::Link(link.clone())),
-            link: Some(link),
-            title: format!("关于召开第{n}次会议的通知"),
-            published: at(day, 8),
-            date_estimated: false,
-            updated: at(day, 8),
-            summary: format!("summary {n}"),
-            content_html: format!("<p>body {n}</p>"),
-            authors: vec!["秘书处".into()],
-            categories: vec!["通知公告".into(), "会议".into()],
-            attachments: vec![Attachment {
-                url: CanonicalUrl::parse(&format!("https://h/uploads/附件{n}.docx")).unwrap(),
-                title: "回执".into(),
-                mime: "application/msword".into(),
-                length: 12_345,
-            }],
-        }
-    }
+    use crate::model::fixtures::{at, notice};
 
     fn hex(h: &ContentHash) -> String {
         h.0.iter().map(|b| format!("{b:02x}")).collect()
@@ -169,6 +141,8 @@ mod tests {
         // Stores in the field hold hashes of this recipe: a change would mark every notice
         // Updated once. The value was computed by the recipe as it lived in the store.
         let mut item = notice(1, 10);
+        item.link = Some(CanonicalUrl::parse("https://www.chinania.org.cn/html/x/1.html").unwrap());
+        item.attachments[0].mime = "application/msword".into();
         item.authors.clear();
         item.categories = vec!["会议".into()];
         item.attachments[0].url = CanonicalUrl::parse("https://h/uploads/附件1.docx").unwrap();

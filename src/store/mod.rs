@@ -344,15 +344,17 @@ fn json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// What the store's tests share: notices that look scraped, and a run's merge as the build does
+/// What the store's tests share: the model's test notices, and a run's merge as the build does
 /// it (the rules are `normalize::revision`'s; these tests pin what the store does with them).
 #[cfg(test)]
 mod testing {
-    use chrono::{DateTime, TimeZone, Utc};
+    use chrono::{DateTime, Utc};
+
+    pub use crate::model::fixtures::*;
 
     use super::{Error, Identity, Store};
     use crate::model::change::{Change, UpsertReport};
-    use crate::model::{Attachment, CanonicalUrl, FeedId, Guid, GuidKey, Item};
+    use crate::model::{FeedId, Guid, GuidKey, Item};
 
     /// `pin_identities` for one notice.
     pub fn identify(s: &mut Store, f: &FeedId, key: &GuidKey, source: Option<&str>) -> Guid {
@@ -375,45 +377,6 @@ mod testing {
         let archived = s.archived(feed)?;
         let decided = crate::normalize::revision::decide_all(items, archived, now);
         s.save_items(feed, &decided, now)
-    }
-
-    pub fn at(day: u32, hour: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 1, day, hour, 0, 0).unwrap()
-    }
-
-    pub fn feed(id: &str) -> FeedId {
-        FeedId::parse(id).unwrap()
-    }
-
-    pub fn link(n: u32) -> CanonicalUrl {
-        CanonicalUrl::parse(&format!(
-            "https://www.chinania.org.cn/html/x/2026/{n}.html?b=2&a=1"
-        ))
-        .unwrap()
-    }
-
-    /// A scraped-looking notice `n`, published on January `day`.
-    pub fn notice(n: u32, day: u32) -> Item {
-        let link = link(n);
-        Item {
-            guid: Guid::derive(&GuidKey::Link(link.clone())),
-            link: Some(link.clone()),
-            title: format!("关于召开第{n}次会议的通知"),
-            published: at(day, 8),
-            date_estimated: false,
-            updated: at(day, 8),
-            summary: format!("summary {n}"),
-            content_html: format!("<p>body {n}</p>"),
-            authors: vec!["秘书处".into()],
-            categories: vec!["通知公告".into(), "会议".into()],
-            attachments: vec![Attachment {
-                url: CanonicalUrl::parse(&format!("https://h/uploads/附件{n}.docx")).unwrap(),
-                title: "回执".into(),
-                mime: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-                    .into(),
-                length: 12_345,
-            }],
-        }
     }
 
     pub fn report(new: usize, updated: usize, unchanged: usize) -> UpsertReport {
