@@ -8,25 +8,37 @@
 /// So are DEL and the C1 controls (U+007F–U+009F), which XML allows but discourages: they are
 /// invisible, and a C1 CSI is a terminal escape.
 pub fn strip_xml_invalid(s: &str) -> String {
-    s.chars()
-        .filter(|&c| {
-            matches!(c, '\t' | '\n' | '\r')
-                || ('\u{20}'..='\u{7E}').contains(&c)
-                || ('\u{A0}'..='\u{D7FF}').contains(&c)
-                || ('\u{E000}'..='\u{FFFD}').contains(&c)
-                || c >= '\u{10000}'
-        })
-        .collect()
+    if s.chars().all(xml_valid) {
+        return s.to_owned();
+    }
+    s.chars().filter(|&c| xml_valid(c)).collect()
+}
+
+/// [`strip_xml_invalid`] of an owned string, which is kept as it is when nothing is dropped
+/// (a notice's whole content, usually).
+pub fn into_xml_valid(s: String) -> String {
+    if s.chars().all(xml_valid) {
+        return s;
+    }
+    s.chars().filter(|&c| xml_valid(c)).collect()
+}
+
+fn xml_valid(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r')
+        || ('\u{20}'..='\u{7E}').contains(&c)
+        || ('\u{A0}'..='\u{D7FF}').contains(&c)
+        || ('\u{E000}'..='\u{FFFD}').contains(&c)
+        || c >= '\u{10000}'
 }
 
 /// One-line text: XML-invalid characters dropped, runs of whitespace (including the
 /// ideographic space U+3000 and no-break space) folded to one space, ends trimmed. Single
 /// ASCII spaces inside a title are meaningful and kept.
 pub fn clean_text(s: &str) -> String {
-    let s = strip_xml_invalid(s);
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
-    for c in s.chars() {
+    // One pass: dropping a character before folding is the same as dropping them all first.
+    for c in s.chars().filter(|&c| xml_valid(c)) {
         if c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}' {
             pending_space = true;
         } else if !c.is_control() {
@@ -155,6 +167,34 @@ mod tests {
         );
         assert_eq!(printable("\u{9b}31m"), "\\u{9b}31m");
         assert!(matches!(printable("平常"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn clean_text_drops_then_folds() {
+        assert_eq!(clean_text("  a \u{1} b\u{3000}\u{3000}c\u{b}d \u{fffe}\n"), "a b cd");
+        assert_eq!(clean_text("平常\u{a0}\u{85}文字"), "平常 文字");
+        assert_eq!(clean_text(""), "");
+    }
+
+    proptest::proptest! {
+        /// The one-pass clean equals dropping the XML-invalid characters first, then folding.
+        #[test]
+        fn clean_text_is_strip_then_fold(s in "(\\PC|[\\x00-\\x20\\x7f-\\xa0\\u{3000}\\u{fffe}\\u{ffff}])*") {
+            let stripped = strip_xml_invalid(&s);
+            let mut folded = String::new();
+            for word in stripped
+                .split(|c: char| c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}')
+                .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
+                .filter(|w| !w.is_empty())
+            {
+                if !folded.is_empty() {
+                    folded.push(' ');
+                }
+                folded.push_str(&word);
+            }
+            proptest::prop_assert_eq!(clean_text(&s), folded);
+            proptest::prop_assert_eq!(into_xml_valid(s.clone()), stripped);
+        }
     }
 
     #[test]

@@ -581,10 +581,11 @@ const KNOWN_FIELDS: &[&str] = &[
     "title", "date", "link", "id", "tags", "author", "summary", "body",
 ];
 
-fn string_field(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match map.get(key) {
+/// Takes a field's text out of the map (each field is read once, so nothing is copied).
+fn string_field(map: &mut Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match map.remove(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.trim().is_empty())),
+        Some(Value::String(s)) => Ok(Some(s).filter(|s| !s.trim().is_empty())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(other) => Err(format!("`{key}` must be a string, not {other}")),
     }
@@ -593,7 +594,7 @@ fn string_field(map: &Map<String, Value>, key: &str) -> Result<Option<String>, S
 /// Builds a notice from front-matter or JSON fields; `body` is the Markdown after the front
 /// matter (files), or the `body` field (JSON).
 fn notice_from_fields(
-    map: Map<String, Value>,
+    mut map: Map<String, Value>,
     body: Option<String>,
     origin: &str,
     rel: &str,
@@ -606,12 +607,12 @@ fn notice_from_fields(
             );
         }
     }
-    let title = string_field(&map, "title")?.ok_or("no title (`title` is missing or empty)")?;
-    let raw_date = string_field(&map, "date")?.ok_or("no date (`date` is missing)")?;
+    let title = string_field(&mut map, "title")?.ok_or("no title (`title` is missing or empty)")?;
+    let raw_date = string_field(&mut map, "date")?.ok_or("no date (`date` is missing)")?;
     let date = parse_date_value(&raw_date).ok_or_else(|| {
         format!("unparseable date `{raw_date}` (expected RFC 3339, YYYY-MM-DD[THH:MM[:SS]] or dd/mm/yyyy)")
     })?;
-    let link = match string_field(&map, "link")? {
+    let link = match string_field(&mut map, "link")? {
         Some(l) => Some(
             CanonicalUrl::parse(&l)
                 .map_err(|e| format!("`link`: {e} (expected an absolute http(s) URL)"))?,
@@ -639,19 +640,19 @@ fn notice_from_fields(
     };
     let body = match body {
         Some(b) => b,
-        None => string_field(&map, "body")?.unwrap_or_default(),
+        None => string_field(&mut map, "body")?.unwrap_or_default(),
     };
     let body = capped_body(body, origin);
     Ok(RawNotice {
         origin: origin.to_owned(),
-        explicit_id: string_field(&map, "id")?,
+        explicit_id: string_field(&mut map, "id")?,
         link,
         rel_path: Some(rel.to_owned()),
         title,
         date,
         body: RawBody::Markdown(body),
-        summary: string_field(&map, "summary")?,
-        authors: string_field(&map, "author")?.into_iter().collect(),
+        summary: string_field(&mut map, "summary")?,
+        authors: string_field(&mut map, "author")?.into_iter().collect(),
         tags,
         attachments: Vec::new(),
     })
