@@ -35,21 +35,44 @@ fn xml_valid(c: char) -> bool {
 /// ideographic space U+3000 and no-break space) folded to one space, ends trimmed. Single
 /// ASCII spaces inside a title are meaningful and kept.
 pub fn clean_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    // One pass: dropping a character before folding is the same as dropping them all first.
-    for c in s.chars().filter(|&c| xml_valid(c)) {
-        if c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}' {
-            pending_space = true;
-        } else if !c.is_control() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(c);
+    let mut f = Folded::with_capacity(s.len());
+    s.chars().for_each(|c| f.push(c));
+    f.out
+}
+
+/// [`clean_text`] one character at a time, counting what it keeps. Dropping a character before
+/// folding is the same as dropping them all first, so one pass does both.
+struct Folded {
+    out: String,
+    chars: usize,
+    pending_space: bool,
+}
+
+impl Folded {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            out: String::with_capacity(n),
+            chars: 0,
+            pending_space: false,
         }
     }
-    out
+
+    fn push(&mut self, c: char) {
+        if !xml_valid(c) {
+            return;
+        }
+        if c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}' {
+            self.pending_space = true;
+        } else if !c.is_control() {
+            if self.pending_space && self.chars > 0 {
+                self.out.push(' ');
+                self.chars += 1;
+            }
+            self.pending_space = false;
+            self.out.push(c);
+            self.chars += 1;
+        }
+    }
 }
 
 /// Text for a terminal or a log: control characters other than newline and tab (ESC, BEL, CR,
@@ -141,16 +164,22 @@ pub fn derived_summary(html: &str) -> String {
 /// Plain text of sanitized HTML, whitespace folded, cut at `max` characters on a char boundary.
 pub fn summarize(html: &str, max: usize) -> String {
     let frag = scraper::Html::parse_fragment(html);
-    let mut text = String::new();
-    for t in frag.root_element().text() {
-        text.push_str(t);
-        text.push(' ');
+    // `clean_text` of the text nodes each followed by a space, stopped as soon as it is longer
+    // than `max`: a notice's summary needs its first lines, not its whole text.
+    let mut f = Folded::with_capacity(max.saturating_mul(4).min(html.len()));
+    'nodes: for t in frag.root_element().text() {
+        for c in t.chars() {
+            f.push(c);
+            if f.chars > max {
+                break 'nodes;
+            }
+        }
+        f.push(' ');
     }
-    let text = clean_text(&text);
-    if text.chars().count() <= max {
-        return text;
+    if f.chars <= max {
+        return f.out;
     }
-    let cut: String = text.chars().take(max).collect();
+    let cut: String = f.out.chars().take(max).collect();
     format!("{}…", cut.trim_end())
 }
 
@@ -171,7 +200,10 @@ mod tests {
 
     #[test]
     fn clean_text_drops_then_folds() {
-        assert_eq!(clean_text("  a \u{1} b\u{3000}\u{3000}c\u{b}d \u{fffe}\n"), "a b cd");
+        assert_eq!(
+            clean_text("  a \u{1} b\u{3000}\u{3000}c\u{b}d \u{fffe}\n"),
+            "a b cd"
+        );
         assert_eq!(clean_text("平常\u{a0}\u{85}文字"), "平常 文字");
         assert_eq!(clean_text(""), "");
     }
@@ -195,6 +227,53 @@ mod tests {
             proptest::prop_assert_eq!(clean_text(&s), folded);
             proptest::prop_assert_eq!(into_xml_valid(s.clone()), stripped);
         }
+    }
+
+    /// The summary as it was first written: every text node, then `clean_text`, then the cut.
+    fn summarize_whole(html: &str, max: usize) -> String {
+        let frag = scraper::Html::parse_fragment(html);
+        let mut text = String::new();
+        for t in frag.root_element().text() {
+            text.push_str(t);
+            text.push(' ');
+        }
+        let text = clean_text(&text);
+        if text.chars().count() <= max {
+            return text;
+        }
+        let cut: String = text.chars().take(max).collect();
+        format!("{}…", cut.trim_end())
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// Stopping early changes no summary: what old notices show stays as it was.
+        #[test]
+        fn summarize_stops_early_with_the_same_summary(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[a-z 有色金属\\u{3000}\\u{a0}\\t\\n\\x01&;]{0,12}",
+                    proptest::sample::select(vec![
+                        "<p>", "</p>", "<b>", "</b>", "<br>", "<table><tr><td>", "</td></tr></table>",
+                        "&amp;", "&nbsp;", "<pre>\n", "</pre>", "<!-- c -->", "<script>x</script>",
+                    ]).prop_map(str::to_owned),
+                ],
+                0..40,
+            ),
+            max in 0usize..30,
+        ) {
+            let html = parts.concat();
+            proptest::prop_assert_eq!(summarize(&html, max), summarize_whole(&html, max));
+        }
+    }
+
+    #[test]
+    fn summaries_are_cut_after_max_characters() {
+        assert_eq!(summarize("<p>ab</p><p>cd</p>", 5), "ab cd");
+        assert_eq!(summarize("<p>ab</p><p>cd</p>", 4), "ab c…");
+        assert_eq!(summarize("<p>ab</p><p>cd</p>", 3), "ab…");
+        assert_eq!(summarize("<p>ab </p>  ", 2), "ab");
     }
 
     #[test]
