@@ -322,7 +322,7 @@ pub enum RawBody {
 }
 
 /// A file linked from a notice (pdf, docx, …), published as an enclosure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Attachment {
     pub url: CanonicalUrl,
     pub title: String,
@@ -351,7 +351,7 @@ pub struct RawNotice {
 }
 
 /// A feed item: what every renderer reads. Times are UTC.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Item {
     pub guid: Guid,
     pub link: Option<CanonicalUrl>,
@@ -372,7 +372,7 @@ pub struct Item {
 }
 
 /// Feed-level metadata the renderers need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FeedMeta {
     pub id: FeedId,
     pub title: String,
@@ -492,14 +492,41 @@ pub fn merge(members: &[&[Item]]) -> Vec<Item> {
     out
 }
 
-/// Lowercase hex SHA-256 of `bytes`: the one digest spelling of the tool (content hashes, the
-/// HTTP cache, ETags).
-pub fn sha256_hex(bytes: &[u8]) -> String {
+/// SHA-256 of `bytes`: the one digest of the tool (content hashes, notice files, render
+/// fingerprints, ETags).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::{Digest as _, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).into()
+}
+
+/// A SHA-256 digest of everything `value` holds, through its `Hash` (every field, raw bytes, no
+/// formatting): what a render fingerprint is made of. Stable within one build of noticefeed;
+/// another build may digest the same value differently, which costs one render, never a
+/// wrong match.
+pub fn digest_of<T: std::hash::Hash + ?Sized>(value: &T) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    struct Sha(Sha256);
+    impl std::hash::Hasher for Sha {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            0 // never asked: the digest is what `digest_of` returns
+        }
+    }
+    let mut h = Sha(Sha256::new());
+    value.hash(&mut h);
+    h.0.finalize().into()
+}
+
+/// [`sha256`] as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&sha256(bytes))
+}
+
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -550,6 +577,25 @@ mod tests {
         assert_eq!((s.size, s.mtime_ns), (3, 1_700_000_000_123_456_789));
         #[cfg(unix)]
         assert_ne!(s.inode, 0);
+    }
+
+    #[test]
+    fn a_digest_follows_every_field() {
+        let a = item("1", &["通知"]);
+        assert_eq!(digest_of(&a), digest_of(&a.clone()));
+        let mut b = a.clone();
+        b.content_html.push(' ');
+        assert_ne!(digest_of(&a), digest_of(&b));
+        let mut c = a.clone();
+        c.attachments.push(Attachment {
+            url: CanonicalUrl::parse("https://x.org/a.pdf").unwrap(),
+            title: String::new(),
+            mime: String::new(),
+            length: 0,
+        });
+        assert_ne!(digest_of(&a), digest_of(&c));
+        // Field boundaries count: ("ab", "c") is not ("a", "bc").
+        assert_ne!(digest_of(&("ab", "c")), digest_of(&("a", "bc")));
     }
 
     #[test]

@@ -17,7 +17,6 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha256};
 
 use super::date::{parse_date_value, parse_dmy};
 use crate::model::{CanonicalUrl, FileStamp, RawBody, RawDate, RawNotice};
@@ -260,7 +259,7 @@ pub fn read(file: &SourceFile) -> FileRead {
             return out;
         }
     };
-    out.hash = Some(Sha256::digest(&bytes).into());
+    out.hash = Some(crate::model::sha256(&bytes));
     let text = match decode(bytes) {
         Ok(t) => drop_control_chars(t),
         Err(m) => {

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::model::change::{Archived, Change, ContentHash, Decided};
 use crate::model::{CanonicalUrl, Item};
@@ -116,7 +115,7 @@ pub fn content_hash(item: &Item) -> ContentHash {
         attachments,
         published,
     ]);
-    ContentHash(Sha256::digest(fields.to_string().as_bytes()).into())
+    ContentHash(crate::model::sha256(fields.to_string().as_bytes()))
 }
 
 #[cfg(test)]

@@ -72,14 +72,13 @@ const DEFINITION_ROW: &str = "";
 /// What reading a local feed depends on besides its files: the noticefeed version (its
 /// parsers and normalization), the folder and the time zone naive dates are read in.
 fn reading_key(def: &FeedDef, dir: &Path) -> [u8; 32] {
-    use sha2::{Digest as _, Sha256};
     let text = format!(
         "noticefeed {}\n{}\n{}",
         env!("CARGO_PKG_VERSION"),
         dir.display(),
         def.meta.timezone
     );
-    Sha256::digest(text.as_bytes()).into()
+    crate::model::sha256(text.as_bytes())
 }
 
 /// What a local feed's scan says must be read.

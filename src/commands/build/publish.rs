@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::config::FeedDef;
 use crate::model::change::UpsertReport;
-use crate::model::{sha256_hex, FeedId, Item};
+use crate::model::{digest_of, hex, FeedId, Item};
 use crate::render::{self, Format};
 use crate::run::{isolated, FeedSummary};
 use crate::write;
@@ -116,7 +116,7 @@ fn store_render_write(
         anyhow::bail!("no items to publish");
     }
     summary.items = archive.len();
-    let fingerprint = feed_fingerprint(&run.args.out, def, &archive);
+    let fingerprint = feed_fingerprint(def, &archive);
     let out = out_key(&run.args.out);
     if run.store.rendered(&out, Some(def.id()))?.as_deref() == Some(fingerprint.as_str())
         && all_files_exist(&run.args.out, def.id())
@@ -146,19 +146,12 @@ fn store_render_write(
     Ok(report)
 }
 
-/// What a feed's files show, as one digest: the noticefeed version (its renderers), the output
-/// folder, the feed's settings and public URL and hubs, and every item it shows. Equal
+/// What a feed's files show, as one digest: the noticefeed version (its renderers), the feed's
+/// settings and public URL and hubs, and every item it shows. Equal
 /// fingerprints mean equal files, so a feed whose fingerprint is the one recorded when its
 /// files were last written (and whose files are there) is not rendered again.
-fn feed_fingerprint(out: &Path, def: &FeedDef, archive: &[Item]) -> String {
-    let text = format!(
-        "noticefeed {}\n{}\n{:?}\n{:?}",
-        env!("CARGO_PKG_VERSION"),
-        out_key(out),
-        def.meta,
-        archive
-    );
-    sha256_hex(text.as_bytes())
+fn feed_fingerprint(def: &FeedDef, archive: &[Item]) -> String {
+    hex(&digest_of(&(env!("CARGO_PKG_VERSION"), &def.meta, archive)))
 }
 
 /// The output folder as the store records it: absolute, so two spellings of one folder agree.
@@ -189,22 +182,16 @@ pub(super) fn write_folder_files(
     // Each feed's recorded fingerprint stands for what it shows: the folder files change only
     // when one of those, a definition or the public URL does.
     let out = out_key(&run.args.out);
-    let mut text = format!(
-        "noticefeed {}\n{out}\n{:?}\n",
-        env!("CARGO_PKG_VERSION"),
-        public_url.map(url::Url::as_str)
-    );
+    let mut listed = Vec::new();
     for def in all {
         let shown = run.store.rendered(&out, Some(def.id()))?;
-        text.push_str(&format!(
-            "{:?} {} {:?} {:?}\n",
-            def.group(all),
-            def.max_items,
-            def.meta,
-            shown
-        ));
+        listed.push((def.group(all), def.max_items, &def.meta, shown));
     }
-    let fingerprint = sha256_hex(text.as_bytes());
+    let fingerprint = hex(&digest_of(&(
+        env!("CARGO_PKG_VERSION"),
+        public_url.map(url::Url::as_str),
+        listed,
+    )));
     let folder_files = [render::opml::FILE_NAME, render::html::INDEX];
     if run.store.rendered(&out, None)?.as_deref() == Some(fingerprint.as_str())
         && folder_files.iter().all(|f| run.args.out.join(f).is_file())
