@@ -1,7 +1,8 @@
 //! Small string rules every layer needs, kept in one place below all of them: one-line
 //! cleaning, the characters XML refuses, text safe for a terminal, HTML escaping, the one
 //! spelling of percent-escapes, and the summary derived from a notice's content (which
-//! `normalize` makes and the store derives again instead of keeping a second copy). Pure functions on `&str`, no knowledge of notices or feeds.
+//! `normalize` makes and the store derives again instead of keeping a second copy). Pure
+//! functions on `&str`, no knowledge of notices or feeds.
 
 /// Characters XML 1.0 forbids (C0 controls except tab/newline/CR, U+FFFE/U+FFFF, lone
 /// surrogates cannot occur in Rust strings) are dropped: one stray byte must not break a feed.
