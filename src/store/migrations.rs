@@ -4,7 +4,10 @@
 
 use rusqlite::TransactionBehavior;
 
-use super::{Error, Store};
+use std::time::Duration;
+
+use super::{Error, Store, BUSY_TIMEOUT};
+use crate::text::derived_summary;
 
 /// Schema migrations; entry `i` brings `user_version` from `i` to `i + 1`. Append only.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -162,7 +165,8 @@ impl Store {
     /// opening a fresh store at once cannot both migrate. A store already up to date is only
     /// read, so opening it (`noticefeed list`) never waits for a build's open transaction.
     pub(super) fn migrate(&mut self) -> Result<(), Error> {
-        if self.schema_version()? == SCHEMA_VERSION {
+        let found = self.schema_version()?;
+        if found == SCHEMA_VERSION {
             return Ok(());
         }
         for (i, sql) in MIGRATIONS.iter().enumerate() {
@@ -194,9 +198,95 @@ impl Store {
                 .map_err(migrate_err)?;
             tx.commit().map_err(migrate_err)?;
         }
+        if (1..COMPACT_SINCE).contains(&found) {
+            self.compact_after_upgrade();
+        }
         Ok(())
     }
+
+    /// Once, when a store older than version 5 was upgraded: the rows the migration copied
+    /// still hold every summary (also those the content derives) and the file keeps its old
+    /// pages and size, so a years-old archive would stay three times its notices. This drops
+    /// the derived summaries, then rewrites the file with 8 KiB pages (`VACUUM`, which needs
+    /// the rollback journal for a new page size). Best effort: a store that cannot be
+    /// compacted now (another process has it open) works as it is, only larger.
+    fn compact_after_upgrade(&mut self) {
+        let started = std::time::Instant::now();
+        let before = self.file_size();
+        let dropped = self.drop_derived_summaries();
+        // Another process holding the store (a `list` reading) is not waited for long: the
+        // compaction is an optimization, the run is what was asked for.
+        let _ = self.conn.busy_timeout(Duration::from_secs(1));
+        let vacuumed = self.conn.execute_batch(
+            "PRAGMA journal_mode = DELETE; PRAGMA page_size = 8192; VACUUM;",
+        );
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        // Whatever happened above, the store goes on in WAL mode.
+        let wal = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0));
+        match (dropped, vacuumed, wal) {
+            (Ok(n), Ok(()), Ok(_)) => log::info!(
+                "store {}: compacted after the upgrade in {:.1} s ({n} derived summaries \
+                 dropped, {} → {} bytes)",
+                self.path.display(),
+                started.elapsed().as_secs_f64(),
+                before,
+                self.file_size()
+            ),
+            (d, v, w) => {
+                let why = [d.err(), v.err(), w.err()]
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                log::warn!(
+                    "store {}: not compacted after the upgrade ({why}); it works as it is, \
+                     larger; the next upgrade-free run does not try again",
+                    self.path.display()
+                );
+            }
+        }
+    }
+
+    /// Sets `summary` to NULL where it is the one derived from the content, as version 5
+    /// writes it. One transaction.
+    fn drop_derived_summaries(&mut self) -> rusqlite::Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut derived = Vec::new();
+        {
+            let mut select = tx.prepare(
+                "SELECT rowid, summary, content_html FROM item WHERE summary IS NOT NULL",
+            )?;
+            let mut rows = select.query([])?;
+            while let Some(r) = rows.next()? {
+                let (Ok(summary), Ok(content)) = (r.get::<_, String>(1), r.get::<_, String>(2))
+                else {
+                    continue;
+                };
+                if summary == derived_summary(&content) {
+                    derived.push(r.get::<_, i64>(0)?);
+                }
+            }
+            let mut clear = tx.prepare("UPDATE item SET summary = NULL WHERE rowid = ?1")?;
+            for rowid in &derived {
+                clear.execute([rowid])?;
+            }
+        }
+        tx.commit()?;
+        Ok(derived.len())
+    }
+
+    /// The store file's size in bytes, for the compaction's log line (0 when unknown).
+    fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
 }
+
+/// Stores older than this version are compacted once after their upgrade (see
+/// [`Store::compact_after_upgrade`]).
+const COMPACT_SINCE: u32 = 5;
 
 #[cfg(test)]
 mod tests {
@@ -304,7 +394,10 @@ mod tests {
         let f = feed("notices");
         let mut own = notice(2, 2);
         own.summary = "the notice's own summary".into();
-        let items = [notice(1, 1), own, notice(3, 3)];
+        // The first notice's summary is the one its content derives, as most are.
+        let mut derived = notice(1, 1);
+        derived.summary = derived_summary(&derived.content_html);
+        let items = [derived, own, notice(3, 3)];
         let src_key = GuidKey::Path("a.jsonl#1".into());
         {
             // A store as version 3 left it: hex hashes, text times, `last_seen`, every summary.
@@ -412,6 +505,75 @@ mod tests {
             )
             .unwrap();
         assert_eq!(first_seen, at(20, 1).timestamp());
+        // Compacted once: derived summaries are dropped, the notice's own one kept, and the
+        // file rewritten with 8 KiB pages, still in WAL mode.
+        let stored_summary = |it: &crate::model::Item| -> Option<String> {
+            s.conn
+                .query_row(
+                    "SELECT summary FROM item WHERE guid = ?1",
+                    [it.guid.as_str()],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(stored_summary(&items[0]), None);
+        assert_eq!(
+            stored_summary(&items[1]).as_deref(),
+            Some("the notice's own summary")
+        );
+        let page_size: u32 = s
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(page_size, 8192);
+        let mode: String = s
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn an_upgraded_store_that_cannot_be_compacted_still_opens_and_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        {
+            // Stores of every version were in WAL mode.
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..3] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 3).unwrap();
+            tx.commit().unwrap();
+        }
+        // Another process reading the store keeps VACUUM from running.
+        let reader = Connection::open(&path).unwrap();
+        reader.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let tx = reader.unchecked_transaction().unwrap();
+        let _: i64 = tx
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .unwrap();
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        drop(tx);
+        drop(reader);
+        // Not rewritten (the old page size), and still in WAL mode.
+        let page_size: u32 = s
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(page_size, 4096);
+        let mode: String = s
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let f = feed("notices");
+        let (changes, _) = upsert(&mut s, &f, &[notice(1, 1)], at(21, 0)).unwrap();
+        assert_eq!(changes, [Change::New]);
+        assert!(s.integrity_check().unwrap());
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub enum Error {
 
 /// How long a statement waits for another connection's write (e.g. `noticefeed list` reading
 /// while a build commits) before failing with "database is locked".
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The archive. Owns one SQLite connection; `!Sync`, so it stays on the sync side of the
 /// pipeline.
