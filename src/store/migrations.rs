@@ -217,9 +217,9 @@ impl Store {
         // Another process holding the store (a `list` reading) is not waited for long: the
         // compaction is an optimization, the run is what was asked for.
         let _ = self.conn.busy_timeout(Duration::from_secs(1));
-        let vacuumed = self.conn.execute_batch(
-            "PRAGMA journal_mode = DELETE; PRAGMA page_size = 8192; VACUUM;",
-        );
+        let vacuumed = self
+            .conn
+            .execute_batch("PRAGMA journal_mode = DELETE; PRAGMA page_size = 8192; VACUUM;");
         let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
         // Whatever happened above, the store goes on in WAL mode.
         let wal = self
