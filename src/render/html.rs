@@ -13,14 +13,11 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use url::Url;
 
-use super::{feed_updated, folder_href, grouped, self_href, Format, Listed};
+use super::{folder_href, grouped, self_href, Format, Listed};
 use crate::model::{FeedMeta, Item};
 
 /// The index page's file name in the output folder.
 pub const INDEX: &str = "index.html";
-
-/// How many notices the index shows per feed.
-const LATEST: usize = 5;
 
 /// A template failed to render: a bug in a template, never bad input.
 #[derive(Debug, thiserror::Error)]
@@ -195,9 +192,21 @@ fn when(meta: &FeedMeta, d: DateTime<Utc>) -> (String, String) {
     )
 }
 
-fn feed_view(meta: &FeedMeta, items: &[Item], with_items: bool) -> FeedView {
+/// A feed's page: its card and every item.
+fn feed_view(meta: &FeedMeta, items: &[Item]) -> FeedView {
+    let mut f = card_view(&Listed::new(meta, &crate::model::Group::Local, items));
+    f.items = items
+        .iter()
+        .map(|it| item_view(meta, &f.page, it))
+        .collect();
+    f
+}
+
+/// A feed as the index shows it: its links, count, last change and newest items.
+fn card_view(l: &Listed<'_>) -> FeedView {
+    let meta = l.meta;
     let page = folder_href(meta.public_base.as_ref(), &page_name(meta.id.as_str()));
-    let (updated_iso, updated) = when(meta, feed_updated(items));
+    let (updated_iso, updated) = when(meta, l.updated);
     let views = |its: &[Item]| -> Vec<ItemView> {
         its.iter().map(|it| item_view(meta, &page, it)).collect()
     };
@@ -212,9 +221,9 @@ fn feed_view(meta: &FeedMeta, items: &[Item], with_items: bool) -> FeedView {
         json: feed_href(meta, Format::Json),
         updated_iso,
         updated,
-        count: items.len(),
-        items: if with_items { views(items) } else { Vec::new() },
-        latest: views(&items[..items.len().min(LATEST)]),
+        count: l.count,
+        items: Vec::new(),
+        latest: views(&l.latest[..l.latest.len().min(Listed::LATEST)]),
         page,
     }
 }
@@ -267,7 +276,7 @@ fn render(env: &Environment<'_>, page: &str, ctx: minijinja::Value) -> Result<St
 /// `<id>.html`: one feed's items, newest first, as in its feeds.
 pub fn feed_page(meta: &FeedMeta, items: &[Item]) -> Result<String, Error> {
     let env = environment();
-    let f = feed_view(meta, items, true);
+    let f = feed_view(meta, items);
     let index = folder_href(meta.public_base.as_ref(), INDEX);
     render(
         &env,
@@ -297,10 +306,7 @@ pub fn index(feeds: &[Listed<'_>], public_url: Option<&Url>) -> Result<String, E
                 crate::model::Group::Site { link, .. } => Some(link.to_string()),
                 _ => None,
             },
-            feeds: members
-                .iter()
-                .map(|l| feed_view(l.meta, l.items, false))
-                .collect(),
+            feeds: members.iter().map(card_view).collect(),
         })
         .collect();
     let title = super::folder_title(feeds);
@@ -407,11 +413,7 @@ mod tests {
         assert_eq!(page, feed_page(&meta(), &items).unwrap(), "byte-stable");
 
         let m = meta();
-        let listed = [Listed {
-            meta: &m,
-            group: &Group::Local,
-            items: &items,
-        }];
+        let listed = [Listed::new(&m, &Group::Local, &items)];
         let index = index(&listed, None).unwrap();
         assert!(
             index.contains("href=\"n.html#n-"),

@@ -46,12 +46,36 @@ impl Format {
 }
 
 /// One published feed as the folder-wide documents (OPML, index) list it: its metadata, its
-/// group heading and the items its files hold.
+/// group heading, and of the items its files hold their number, their newest change and the
+/// newest few ([`Listed::LATEST`]), so a folder of many feeds is listed without holding every
+/// feed's items.
 #[derive(Debug, Clone, Copy)]
 pub struct Listed<'a> {
     pub meta: &'a FeedMeta,
     pub group: &'a Group,
-    pub items: &'a [Item],
+    /// How many items the feed's files hold.
+    pub count: usize,
+    /// [`feed_updated`] of all of them.
+    pub updated: DateTime<Utc>,
+    /// The newest of them, at most [`Listed::LATEST`] (more are ignored).
+    pub latest: &'a [Item],
+}
+
+impl<'a> Listed<'a> {
+    /// How many items of each feed the index shows.
+    pub const LATEST: usize = 5;
+
+    /// A feed listed from all the items its files hold (newest first): `items` may be cut to
+    /// [`Listed::LATEST`] afterwards, once `count` and `updated` are taken.
+    pub fn new(meta: &'a FeedMeta, group: &'a Group, items: &'a [Item]) -> Self {
+        Self {
+            meta,
+            group,
+            count: items.len(),
+            updated: feed_updated(items),
+            latest: &items[..items.len().min(Self::LATEST)],
+        }
+    }
 }
 
 /// Feeds grouped under their headings, groups in `Group` order, feeds by id within a group.

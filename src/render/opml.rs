@@ -8,7 +8,7 @@
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
-use super::{feed_updated, grouped, self_href, Format, Listed};
+use super::{grouped, self_href, Format, Listed};
 
 /// The OPML file's name in the output folder.
 pub const FILE_NAME: &str = "feeds.opml";
@@ -27,11 +27,7 @@ pub fn render(feeds: &[Listed<'_>]) -> String {
 
 fn write(w: &mut Writer<Vec<u8>>, feeds: &[Listed<'_>]) -> std::io::Result<()> {
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let modified = feeds
-        .iter()
-        .map(|f| feed_updated(f.items))
-        .max()
-        .unwrap_or_default();
+    let modified = feeds.iter().map(|f| f.updated).max().unwrap_or_default();
     let groups = grouped(feeds);
     let title = super::folder_title(feeds);
     w.create_element("opml")
@@ -113,21 +109,9 @@ mod tests {
             meta("n", "N", None),
         );
         let feeds = [
-            Listed {
-                meta: &a,
-                group: &site,
-                items: &[],
-            },
-            Listed {
-                meta: &c,
-                group: &Group::Local,
-                items: &[],
-            },
-            Listed {
-                meta: &b,
-                group: &site,
-                items: &[],
-            },
+            Listed::new(&a, &site, &[]),
+            Listed::new(&c, &Group::Local, &[]),
+            Listed::new(&b, &site, &[]),
         ];
         let text = render(&feeds);
         assert!(

@@ -199,19 +199,24 @@ pub(super) fn write_folder_files(
         log::info!("feeds.opml, index.html: no feed changed; files kept");
         return Ok(None);
     }
+    // Per feed its count, last change and newest few items: one feed's archive at a time.
     let mut feeds = Vec::new();
     for def in all {
-        let items = run.store.archive(def.id(), def.max_items)?;
+        let mut items = run.store.archive(def.id(), def.max_items)?;
         if !items.is_empty() {
-            feeds.push((def, def.group(all), items));
+            let (count, updated) = (items.len(), render::feed_updated(&items));
+            items.truncate(render::Listed::LATEST);
+            feeds.push((def, def.group(all), count, updated, items));
         }
     }
     let listed: Vec<render::Listed<'_>> = feeds
         .iter()
-        .map(|(def, group, items)| render::Listed {
+        .map(|(def, group, count, updated, items)| render::Listed {
             meta: &def.meta,
             group,
-            items,
+            count: *count,
+            updated: *updated,
+            latest: items,
         })
         .collect();
     if listed.is_empty() {
