@@ -267,11 +267,7 @@ async fn robots_txt_is_fetched_once_and_obeyed() {
 
 #[tokio::test]
 async fn robots_txt_server_error_allows_everything() {
-    let server = Server::start(|r, _| match r.path.as_str() {
-        "/robots.txt" => Reply::status(503),
-        _ => Reply::ok("ok"),
-    })
-    .await;
+    let server = robots_status_server(503).await;
     let c = client(opts());
     assert_eq!(page(&c, server.url("/x")).await.text, "ok");
     assert_eq!(page(&c, server.url("/y")).await.text, "ok");
@@ -376,11 +372,7 @@ async fn a_wrong_charset_is_flagged_and_the_override_fixes_it() {
 
 #[tokio::test]
 async fn requests_to_one_host_start_at_least_min_gap_apart() {
-    let server = Server::start(|r, _| match r.path.as_str() {
-        "/robots.txt" => Reply::status(404),
-        _ => Reply::ok("ok"),
-    })
-    .await;
+    let server = robots_status_server(404).await;
     let c = client(HttpOptions {
         min_gap: Duration::from_millis(200),
         ..opts()
@@ -793,6 +785,23 @@ const SECRET_RULES: &str = "User-agent: *\nDisallow: /detail/secret\n";
 
 /// A cache holding `SITE`'s robots.txt fetched `age` ago, and a client mirroring `SITE` to
 /// `server` that uses it.
+/// A site whose robots.txt answers `status` and whose every page is `ok`.
+async fn robots_status_server(status: u16) -> Server {
+    Server::start(move |r, _| match r.path.as_str() {
+        "/robots.txt" => Reply::status(status),
+        _ => Reply::ok("ok"),
+    })
+    .await
+}
+
+/// A client keeping robots.txt copies in `cache`.
+fn caching_client(cache: &Arc<MemoryRobots>) -> Client {
+    client(HttpOptions {
+        robots_cache: Some(cache.clone()),
+        ..opts()
+    })
+}
+
 fn cached_client(server: &Server, age: Duration) -> (Client, Arc<MemoryRobots>) {
     let cache = Arc::new(MemoryRobots::default());
     cache.put(
@@ -910,39 +919,22 @@ async fn an_updated_robots_txt_replaces_the_cached_one() {
 
 #[tokio::test]
 async fn a_missing_robots_txt_is_cached_and_a_server_error_is_not() {
-    let server = Server::start(|r, _| match r.path.as_str() {
-        "/robots.txt" => Reply::status(404),
-        _ => Reply::ok("ok"),
-    })
-    .await;
+    let server = robots_status_server(404).await;
     let cache = Arc::new(MemoryRobots::default());
-    let c = client(HttpOptions {
-        robots_cache: Some(cache.clone()),
-        ..opts()
-    });
+    let c = caching_client(&cache);
     page(&c, server.url("/a")).await;
     let key = server.url("/robots.txt");
     let entry = cache.get(key.as_str()).unwrap();
     assert_eq!((entry.status, entry.body.as_str()), (404, ""));
     // A later run with the same cache asks nothing.
-    let c = client(HttpOptions {
-        robots_cache: Some(cache.clone()),
-        ..opts()
-    });
+    let c = caching_client(&cache);
     page(&c, server.url("/b")).await;
     assert_eq!(server.hits("/robots.txt").len(), 1);
     server.stop().await;
 
-    let server = Server::start(|r, _| match r.path.as_str() {
-        "/robots.txt" => Reply::status(503),
-        _ => Reply::ok("ok"),
-    })
-    .await;
+    let server = robots_status_server(503).await;
     let cache = Arc::new(MemoryRobots::default());
-    let c = client(HttpOptions {
-        robots_cache: Some(cache.clone()),
-        ..opts()
-    });
+    let c = caching_client(&cache);
     page(&c, server.url("/a")).await;
     assert_eq!(cache.get(server.url("/robots.txt").as_str()), None);
     server.stop().await;
@@ -950,11 +942,7 @@ async fn a_missing_robots_txt_is_cached_and_a_server_error_is_not() {
 
 #[tokio::test]
 async fn a_stale_copy_outlives_a_server_error() {
-    let server = Server::start(|r, _| match r.path.as_str() {
-        "/robots.txt" => Reply::status(503),
-        _ => Reply::ok("ok"),
-    })
-    .await;
+    let server = robots_status_server(503).await;
     let (c, cache) = cached_client(&server, Duration::from_secs(25 * 60 * 60));
     let before = cache.get(&format!("{SITE}/robots.txt"));
     let err = get(&c, site("/detail/secret.html")).await.unwrap_err();
