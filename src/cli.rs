@@ -108,7 +108,8 @@ pub struct BuildArgs {
     /// Walk N list pages of every scraped channel this once, to fill the archive.
     #[arg(long, value_name = "N")]
     pub backfill: Option<u32>,
-    /// Request detail pages of notices already in the store again.
+    /// Request detail pages of notices already in the store again, and read every local notice
+    /// file again even when none changed.
     #[arg(long)]
     pub refresh: bool,
     /// Write the run's per-feed summary as JSON to FILE.

@@ -66,6 +66,12 @@ fn a_rerun_of_unchanged_local_files_reads_none_of_them() {
         snapshot(&p.out()) == before,
         "a file not read changed the feed"
     );
+    // `--refresh` reads every file: the edit is seen.
+    let stderr = build_verbose(&p, &["--refresh"]);
+    assert!(
+        stderr.contains("notices: 0 new, 1 updated, 9 unchanged"),
+        "{stderr}"
+    );
 }
 
 #[test]

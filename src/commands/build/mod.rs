@@ -197,7 +197,7 @@ fn collect_and_publish_sources(
         let started = std::time::Instant::now();
         let had_files = has_files(&run.args.out, def.id());
         // A merge reads a member's items of this run: a member is always read.
-        let reuse = !plan.feeds_a_merge(def.id());
+        let reuse = !plan.feeds_a_merge(def.id()) && !run.args.refresh;
         // Everything the feed stores is one transaction (one fsync), committed before its files
         // are written; a failed feed commits what it did store (its pins, its failure).
         let result = match run.store.begin_feed() {
