@@ -366,9 +366,30 @@ pub struct Item {
     pub summary: String,
     /// Sanitized HTML, for `content:encoded` and Atom `content`.
     pub content_html: String,
+    /// Whether `summary` is known to be the one `content_html` derives, so the store keeps the
+    /// text once without deriving it again.
+    pub summary_derived: SummaryDerived,
     pub authors: Vec<String>,
     pub categories: Vec<String>,
     pub attachments: Vec<Attachment>,
+}
+
+/// Whether an [`Item`]'s summary is known to be `text::derived_summary` of its content (`false`:
+/// not known). A hint, not content: all values are equal and hash alike, so it never makes two
+/// items differ nor changes a render fingerprint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SummaryDerived(pub bool);
+
+impl PartialEq for SummaryDerived {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SummaryDerived {}
+
+impl std::hash::Hash for SummaryDerived {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 /// Feed-level metadata the renderers need.
@@ -546,6 +567,7 @@ mod tests {
             updated: t,
             summary: String::new(),
             content_html: String::new(),
+            summary_derived: Default::default(),
             authors: Vec::new(),
             categories: categories.iter().map(|c| c.to_string()).collect(),
             attachments: Vec::new(),

@@ -10,7 +10,9 @@ pub mod revision;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::model::{is_publishable, Guid, GuidKey, Item, RawBody, RawDate, RawNotice};
+use crate::model::{
+    is_publishable, Guid, GuidKey, Item, RawBody, RawDate, RawNotice, SummaryDerived,
+};
 use crate::nesting::{html_too_deep, markdown_too_deep, MAX_NESTING};
 use crate::text::{clean_text, derived_summary, escape_html, into_xml_valid};
 
@@ -139,15 +141,15 @@ pub fn normalize(
     }
     let base = raw.link.as_ref().map(|l| l.as_url());
     let body_html = sanitize_html(&html, base);
-    let summary = match raw
+    let own_summary = raw
         .summary
         .as_deref()
         .map(clean_text)
-        .filter(|s| !s.is_empty())
-    {
-        Some(s) => s,
-        None => derived_summary(&body_html),
-    };
+        .filter(|s| !s.is_empty());
+    // Derived from the body, it is the content's own derivation when nothing is added to the
+    // body below (no attachment list) and no character is dropped from it.
+    let mut summary_derived = own_summary.is_none() && raw.attachments.is_empty();
+    let summary = own_summary.unwrap_or_else(|| derived_summary(&body_html));
     let mut content_html = body_html;
     if !raw.attachments.is_empty() {
         content_html.push_str("\n<p>附件 / Attachments:</p>\n<ul>");
@@ -184,6 +186,9 @@ pub fn normalize(
             a
         })
         .collect();
+    let body_len = content_html.len();
+    let content_html = into_xml_valid(content_html);
+    summary_derived &= content_html.len() == body_len;
     Ok(Item {
         guid: Guid::derive(&key),
         link: raw.link,
@@ -192,7 +197,8 @@ pub fn normalize(
         date_estimated,
         updated: published,
         summary,
-        content_html: into_xml_valid(content_html),
+        content_html,
+        summary_derived: SummaryDerived(summary_derived),
         authors,
         categories,
         attachments,

@@ -33,6 +33,7 @@ pub fn notice(n: u32, day: u32) -> Item {
         updated: at(day, 8),
         summary: format!("summary {n}"),
         content_html: format!("<p>body {n}</p>"),
+        summary_derived: Default::default(),
         authors: vec!["秘书处".into()],
         categories: vec!["通知公告".into(), "会议".into()],
         attachments: vec![Attachment {

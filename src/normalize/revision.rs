@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest as _, Sha256};
 
 use crate::model::change::{Archived, Change, ContentHash, Decided};
 use crate::model::{CanonicalUrl, Item};
@@ -104,18 +105,25 @@ pub fn content_hash(item: &Item) -> ContentHash {
         .collect();
     let published =
         (!item.date_estimated).then(|| item.published.to_rfc3339_opts(SecondsFormat::Nanos, true));
-    let fields = serde_json::json!([
+    // Serialized straight into the digest, by reference: the same compact JSON text as a
+    // `json!` array of these fields, without copying the body into a `Value` first.
+    let fields = (
         "noticefeed-item-v1",
-        item.title,
+        &item.title,
         item.link.as_ref().map(CanonicalUrl::as_str),
-        item.summary,
-        item.content_html,
-        item.authors,
-        item.categories,
+        &item.summary,
+        &item.content_html,
+        &item.authors,
+        &item.categories,
         attachments,
         published,
-    ]);
-    ContentHash(crate::model::sha256(fields.to_string().as_bytes()))
+    );
+    let mut digest = Sha256::new();
+    // Writing into a digest cannot fail, nor can serializing strings and lists of them.
+    if let Err(e) = serde_json::to_writer(&mut digest, &fields) {
+        unreachable!("hashing a notice: {e}");
+    }
+    ContentHash(digest.finalize().into())
 }
 
 #[cfg(test)]

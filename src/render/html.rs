@@ -371,6 +371,7 @@ mod tests {
             updated: t,
             summary: "<b>not bold</b>".into(),
             content_html: "<img src=\"https://elsewhere.example/x.png\">".into(),
+            summary_derived: Default::default(),
             authors: vec![],
             categories: vec![],
             attachments: vec![],

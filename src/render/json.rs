@@ -158,6 +158,7 @@ mod tests {
             updated: t,
             summary: String::new(),
             content_html: "<p>x</p>".into(),
+            summary_derived: Default::default(),
             authors: vec!["秘书处".into()],
             categories: vec!["通知".into()],
             attachments: vec![Att {

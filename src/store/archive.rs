@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{bad_value, json, json_at, query_err, time_at, ts, Error, Store};
 use crate::model::change::{Archived, Change, ContentHash, Decided, UpsertReport};
-use crate::model::{Attachment, CanonicalUrl, FeedId, Guid, Item};
+use crate::model::{Attachment, CanonicalUrl, FeedId, Guid, Item, SummaryDerived};
 use crate::text::derived_summary;
 
 /// The columns an [`Item`] is read from, in the order [`item_from_row`] expects.
@@ -263,6 +263,8 @@ fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
         })
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let content_html: String = r.get(7)?;
+    let own_summary: Option<String> = r.get(6)?;
+    let summary_derived = SummaryDerived(own_summary.is_none());
     Ok(Item {
         guid: Guid::from_stored(r.get(0)?),
         link,
@@ -270,10 +272,9 @@ fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
         published: time_at(r, 3)?,
         date_estimated: r.get(4)?,
         updated: time_at(r, 5)?,
-        summary: r
-            .get::<_, Option<String>>(6)?
-            .unwrap_or_else(|| derived_summary(&content_html)),
+        summary: own_summary.unwrap_or_else(|| derived_summary(&content_html)),
         content_html,
+        summary_derived,
         authors: json_at(r, 8)?,
         categories: json_at(r, 9)?,
         attachments,
@@ -284,7 +285,9 @@ fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
 /// notices give none of their own), which [`item_from_row`] derives again; so each notice's
 /// text is stored once.
 fn own_summary(item: &Item) -> Option<&str> {
-    (item.summary != derived_summary(&item.content_html)).then_some(item.summary.as_str())
+    // Known derived (normalize says so, or it was read back so): no second derivation.
+    let derived = item.summary_derived.0 || item.summary == derived_summary(&item.content_html);
+    (!derived).then_some(item.summary.as_str())
 }
 
 /// Runs the insert or replace statement; both take the same named parameters.

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Result;
+use rayon::prelude::*;
 
 use crate::collect::local;
 use crate::collect::walk::RunOptions;
@@ -242,16 +243,27 @@ fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path, reuse: bool) -> R
     };
     // Keys and source positions of every notice first, so the store can tell a notice whose
     // key changed (same position) from one inserted before it (its own key elsewhere).
-    let mut items = Vec::new();
-    for raw in collected.notices {
-        let key = normalize::guid_key(&raw).map(|k| k.key_text());
-        let source = raw
-            .rel_path
-            .as_ref()
-            .map(|p| GuidKey::Path(p.clone()).key_text());
-        let origin = raw.origin.clone();
-        // A local notice's date is never replaced, so there is nothing to warn about.
-        match normalize::normalize(raw, &cx, &mut Vec::new()) {
+    // Normalizing is pure and per notice: on every core, in input order (rayon's `collect`
+    // keeps it), so errors are reported in file order as before. A panic in a worker is
+    // resumed on this thread, where `isolated` fails this feed only.
+    let normalized: Vec<_> = collected
+        .notices
+        .into_par_iter()
+        .map(|raw| {
+            let key = normalize::guid_key(&raw).map(|k| k.key_text());
+            let source = raw
+                .rel_path
+                .as_ref()
+                .map(|p| GuidKey::Path(p.clone()).key_text());
+            let origin = raw.origin.clone();
+            // A local notice's date is never replaced, so there is nothing to warn about.
+            let item = normalize::normalize(raw, &cx, &mut Vec::new());
+            (item, key, source, origin)
+        })
+        .collect();
+    let mut items = Vec::with_capacity(normalized.len());
+    for (item, key, source, origin) in normalized {
+        match item {
             Ok(item) => items.push((item, key.unwrap_or_default(), source, origin)),
             Err(e) => {
                 fresh.notices_failed += 1;
