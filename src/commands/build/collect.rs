@@ -217,36 +217,95 @@ fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path, reuse: bool) -> R
         }
         ReadPlan::All => {}
     }
+    let prepared = read_local(def, &key, &scanned, reads);
+    finish_local(run, def, dir, prepared)
+}
+
+/// A local feed read ahead (see [`prepare_local`]): the files read and their notices
+/// normalized, nothing reported or stored yet.
+pub(super) struct Prepared {
+    files: Vec<FileRecord>,
+    problems: Vec<local::Problem>,
+    normalized: Vec<Normalized>,
+}
+
+/// One notice normalized, with its key text, source position and origin.
+type Normalized = (
+    Result<Item, normalize::Error>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// The part of a first run's reading of a local feed that touches neither the store nor the
+/// log, so it can run on another thread while the previous feed is stored and written: when
+/// the store says every file must be read (a first run, or the folder changed), its files are
+/// read and their notices normalized. `None` when the feed is not read that way (unchanged, or
+/// only touched files to check): it is collected in its turn. The store is only read here.
+pub(super) fn plan_prefetch(
+    run: &Run<'_>,
+    def: &FeedDef,
+    reuse: bool,
+) -> Option<impl FnOnce() -> Prepared + Send + 'static> {
+    let Source::Local { dir } = &def.source else {
+        return None;
+    };
+    let scanned = local::scan(dir).ok()?;
+    let key = reading_key(def, dir);
+    let remembered = if reuse {
+        run.store.source_files(def.id()).ok()?
+    } else {
+        Vec::new()
+    };
+    if plan_reading(&scanned, &remembered, &key) != ReadPlan::All {
+        return None;
+    }
+    let def = def.clone();
+    Some(move || {
+        let reads = scanned.iter().map(|_| None).collect();
+        read_local(&def, &key, &scanned, reads)
+    })
+}
+
+/// Collects a local feed from what [`plan_prefetch`] read ahead: reported and pinned now, in
+/// the feed's turn, as [`collect_local`] does.
+pub(super) fn collect_prepared(
+    run: &mut Run<'_>,
+    def: &FeedDef,
+    prepared: Prepared,
+) -> Result<Fresh> {
+    let Source::Local { dir } = &def.source else {
+        anyhow::bail!("internal: a feed read ahead that is not local");
+    };
+    finish_local(run, def, dir, prepared)
+}
+
+/// Reads the files not read yet and normalizes every notice (on every core, in input order:
+/// rayon's `collect` keeps it, so errors are reported in file order). Pure but for reading the
+/// files: no store, no log. A panic in a worker is resumed on the calling thread.
+fn read_local(
+    def: &FeedDef,
+    key: &[u8; 32],
+    scanned: &[local::SourceFile],
+    reads: Vec<Option<local::FileRead>>,
+) -> Prepared {
     let reads: Vec<local::FileRead> = scanned
         .iter()
         .zip(reads)
         .map(|(f, r)| r.unwrap_or_else(|| local::read(f)))
         .collect();
-    let files = records(&key, &scanned, &reads);
+    let files = records(key, scanned, &reads);
     let mut collected = local::Collected::default();
     for mut r in reads {
         collected.notices.append(&mut r.notices);
         collected.problems.append(&mut r.problems);
     }
-    let mut fresh = Fresh {
-        files: Some(files),
-        ..Fresh::default()
-    };
-    for p in &collected.problems {
-        log::error!("{}: {p}", def.id());
-    }
-    fresh.notices_failed += collected.problems.len();
     let cx = Context {
         timezone: def.meta.timezone,
         first_seen: None,
         categories: &[],
     };
-    // Keys and source positions of every notice first, so the store can tell a notice whose
-    // key changed (same position) from one inserted before it (its own key elsewhere).
-    // Normalizing is pure and per notice: on every core, in input order (rayon's `collect`
-    // keeps it), so errors are reported in file order as before. A panic in a worker is
-    // resumed on this thread, where `isolated` fails this feed only.
-    let normalized: Vec<_> = collected
+    let normalized = collected
         .notices
         .into_par_iter()
         .map(|raw| {
@@ -261,8 +320,27 @@ fn collect_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path, reuse: bool) -> R
             (item, key, source, origin)
         })
         .collect();
-    let mut items = Vec::with_capacity(normalized.len());
-    for (item, key, source, origin) in normalized {
+    Prepared {
+        files,
+        problems: collected.problems,
+        normalized,
+    }
+}
+
+/// Reports what reading found, then pins the notices' GUIDs in the store (keys and source
+/// positions of every notice at once, so the store can tell a notice whose key changed, same
+/// position, from one inserted before it, its own key elsewhere) and drops duplicates.
+fn finish_local(run: &mut Run<'_>, def: &FeedDef, dir: &Path, prepared: Prepared) -> Result<Fresh> {
+    let mut fresh = Fresh {
+        files: Some(prepared.files),
+        ..Fresh::default()
+    };
+    for p in &prepared.problems {
+        log::error!("{}: {p}", def.id());
+    }
+    fresh.notices_failed += prepared.problems.len();
+    let mut items = Vec::with_capacity(prepared.normalized.len());
+    for (item, key, source, origin) in prepared.normalized {
         match item {
             Ok(item) => items.push((item, key.unwrap_or_default(), source, origin)),
             Err(e) => {

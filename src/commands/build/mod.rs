@@ -184,7 +184,10 @@ fn collect_and_publish_sources(
         .filter(|d| matches!(d.source, Source::Scrape(_)))
         .count();
     let mut scraped_n = 0;
-    for def in &plan.sources {
+    // The next local feed, read and normalized on another thread while this one is stored and
+    // written (at most two feeds in memory); reported and stored in its own turn.
+    let mut ahead: Option<std::thread::JoinHandle<Result<collect::Prepared>>> = None;
+    for (i, def) in plan.sources.iter().enumerate() {
         let publish = plan.is_selected(def.id());
         if let Source::Scrape(src) = &def.source {
             scraped_n += 1;
@@ -200,10 +203,24 @@ fn collect_and_publish_sources(
         let reuse = !plan.feeds_a_merge(def.id()) && !run.args.refresh;
         // Everything the feed stores is one transaction (one fsync), committed before its files
         // are written; a failed feed commits what it did store (its pins, its failure).
+        let read_ahead = ahead.take().map(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "internal error while collecting feed {}; please report it",
+                    def.id()
+                ))
+            })
+        });
         let result = match run.store.begin_feed() {
-            Ok(()) => isolated(def.id(), "collecting", || collect_feed(run, def, reuse)),
+            Ok(()) => isolated(def.id(), "collecting", || match read_ahead {
+                Some(prepared) => collect::collect_prepared(run, def, prepared?),
+                None => collect_feed(run, def, reuse),
+            }),
             Err(e) => Err(e.into()),
         };
+        if let Some(next) = plan.sources.get(i + 1) {
+            ahead = read_ahead_of(run, plan, next);
+        }
         log::info!(
             "{}: finished in {:.2} s",
             def.id(),
@@ -239,6 +256,22 @@ fn collect_and_publish_sources(
     }
     run.progress.finish_and_clear();
     collected
+}
+
+/// Starts reading `def` (a local feed that must be read whole) on another thread, when it is
+/// one; `None` otherwise, and then it is collected in its turn.
+fn read_ahead_of(
+    run: &Run<'_>,
+    plan: &Plan,
+    def: &FeedDef,
+) -> Option<std::thread::JoinHandle<Result<collect::Prepared>>> {
+    let reuse = !plan.feeds_a_merge(def.id()) && !run.args.refresh;
+    let work = collect::plan_prefetch(run, def, reuse)?;
+    let id = def.id().clone();
+    std::thread::Builder::new()
+        .name(format!("read {id}"))
+        .spawn(move || isolated(&id, "collecting", || Ok(work())))
+        .ok()
 }
 
 /// Ends the collection: the hosts the client gave up on and whether the deadline passed; the
