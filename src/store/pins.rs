@@ -79,6 +79,7 @@ impl Store {
             .map_err(err())?;
         let mut chosen = Vec::with_capacity(notices.len());
         for (n, known) in notices.iter().zip(by_key) {
+            let pinned_before = known.is_some();
             let guid = match (known, n.source) {
                 (Some(g), _) => g,
                 (None, Some(source)) => {
@@ -94,7 +95,14 @@ impl Store {
                 }
                 (None, None) => n.derived.as_str().to_owned(),
             };
-            let guid = guid_for_key(&tx, n.key, &Guid::from_stored(guid)).map_err(err())?;
+            // A key pinned before this batch keeps its GUID (pins are never replaced): no
+            // second lookup. Otherwise the pin is made now, or found if an earlier notice of
+            // the batch made it.
+            let guid = if pinned_before {
+                Guid::from_stored(guid)
+            } else {
+                pin(&tx, n.key, &Guid::from_stored(guid)).map_err(err())?
+            };
             if let Some(source) = n.source {
                 tx.prepare_cached(
                     "INSERT INTO source_pin (feed, source, guid) VALUES (?1, ?2, ?3)
@@ -169,17 +177,21 @@ impl Store {
 /// the common case (a notice seen before) free of a write; the insert's `RETURNING` still
 /// answers the winner should another connection pin the key in between.
 fn guid_for_key(conn: &Connection, key_text: &str, derived: &Guid) -> rusqlite::Result<Guid> {
-    let guid = match pinned(conn, key_text)? {
-        Some(g) => g,
-        None => conn
-            .prepare_cached(
-                "INSERT INTO guid_pin (key_text, guid) VALUES (?1, ?2)
-                 ON CONFLICT (key_text) DO UPDATE SET guid = guid
-                 RETURNING guid",
-            )?
-            .query_row((key_text, derived.as_str()), |r| r.get::<_, String>(0))?,
-    };
-    Ok(Guid::from_stored(guid))
+    match pinned(conn, key_text)? {
+        Some(g) => Ok(Guid::from_stored(g)),
+        None => pin(conn, key_text, derived),
+    }
+}
+
+/// Pins `derived` to `key_text` unless a GUID is pinned to it already; the GUID pinned now.
+fn pin(conn: &Connection, key_text: &str, derived: &Guid) -> rusqlite::Result<Guid> {
+    conn.prepare_cached(
+        "INSERT INTO guid_pin (key_text, guid) VALUES (?1, ?2)
+         ON CONFLICT (key_text) DO UPDATE SET guid = guid
+         RETURNING guid",
+    )?
+    .query_row((key_text, derived.as_str()), |r| r.get::<_, String>(0))
+    .map(Guid::from_stored)
 }
 
 /// The GUID pinned to `key_text`, if any.
