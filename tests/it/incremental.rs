@@ -239,3 +239,64 @@ fn the_folder_files_follow_a_feed_not_built_in_this_run() {
     let index = fs::read_to_string(p.out().join("index.html")).unwrap();
     assert!(index.contains("Other notices"), "{index}");
 }
+
+#[test]
+fn feeds_read_ahead_report_their_problems_in_definition_order_and_publish_the_same() {
+    // A first build reads the next local feed on another thread while the current one is
+    // stored (issue 11, first build): its problems are still reported in its own turn, and a
+    // build that reads every file again (`--refresh`) into an emptied output folder says and
+    // writes exactly the same.
+    let p = Project::empty();
+    for id in ["a1", "b2", "c3"] {
+        p.write_feed(
+            id,
+            &format!(
+                "title = \"{id}\"\ndescription = \"d\"\nlink = \"https://example.org/\"\n\
+                 timezone = \"Asia/Shanghai\"\n\n[source]\nkind = \"local\"\n\
+                 path = \"../notices/{id}\"\n"
+            ),
+        );
+        p.write_notice(
+            &format!("{id}/n.jsonl"),
+            format!(
+                "{{\"title\":\"{id} 通知\",\"date\":\"2026-01-02 10:00\",\"body\":\"正文\"}}\n\
+                 {{ broken {id}\n\
+                 {{\"title\":\"\",\"date\":\"2026-01-03 10:00\",\"body\":\"x\"}}\n\
+                 {{\"title\":\"{id} 旧\",\"date\":\"1960-01-03 10:00\",\"body\":\"x\"}}\n"
+            ),
+        );
+    }
+    let first = p.build();
+    first.expect_code(1);
+    let lines = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter(|l| l.contains("n.jsonl"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let said = lines(&first.stderr);
+    // Per feed: the bad line and the untitled entry (found reading), then the date no output
+    // can write (found normalizing).
+    let feeds: Vec<&str> = said
+        .iter()
+        .map(|l| l.trim_start_matches("error: ").split(':').next().unwrap())
+        .collect();
+    let expected: Vec<&str> = ["a1", "b2", "c3"].iter().flat_map(|id| [*id; 3]).collect();
+    assert_eq!(feeds, expected, "{}", first.stderr);
+    assert!(said[2].contains("1960"), "{}", first.stderr);
+    let files = snapshot(&p.out());
+    for id in ["a1", "b2", "c3"] {
+        assert!(files.contains_key(&format!("{id}.rss.xml")), "{files:?}");
+    }
+    fs::remove_dir_all(p.out()).unwrap();
+    let again = p.run(&["build", "--refresh"]);
+    again.expect_code(1);
+    assert_eq!(lines(&again.stderr), said);
+    let bytes = |s: &std::collections::BTreeMap<String, (Vec<u8>, SystemTime)>| {
+        s.iter()
+            .map(|(k, (b, _))| (k.clone(), b.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bytes(&snapshot(&p.out())), bytes(&files));
+}
