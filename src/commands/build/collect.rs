@@ -280,8 +280,9 @@ pub(super) fn collect_prepared(
 }
 
 /// Reads the files not read yet and normalizes every notice, in input order. Pure but for
-/// reading the files: no store, no log, so it can run on the read-ahead thread (one thread:
-/// normalizing on every core as well measured no faster on 2 cores, for more CPU time).
+/// reading the files: no store, no log, so it can run on a read-ahead thread (one per feed
+/// read ahead: normalizing one feed on every core as well measured no faster on 2 cores, for
+/// more CPU time).
 fn read_local(
     def: &FeedDef,
     key: &[u8; 32],

@@ -7,7 +7,7 @@
 mod collect;
 mod publish;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -184,9 +184,12 @@ fn collect_and_publish_sources(
         .filter(|d| matches!(d.source, Source::Scrape(_)))
         .count();
     let mut scraped_n = 0;
-    // The next local feed, read and normalized on another thread while this one is stored and
-    // written (at most two feeds in memory); reported and stored in its own turn.
-    let mut ahead: Option<std::thread::JoinHandle<Result<collect::Prepared>>> = None;
+    // The next local feeds, each read and normalized on a thread of its own while this one is
+    // stored and written (at most READ_AHEAD + 1 feeds in memory); each reported and stored
+    // in its own turn, on this thread.
+    let mut ahead: VecDeque<(usize, std::thread::JoinHandle<Result<collect::Prepared>>)> =
+        VecDeque::new();
+    let mut considered = 0;
     for (i, def) in plan.sources.iter().enumerate() {
         let publish = plan.is_selected(def.id());
         if let Source::Scrape(src) = &def.source {
@@ -203,7 +206,8 @@ fn collect_and_publish_sources(
         let reuse = !plan.feeds_a_merge(def.id()) && !run.args.refresh;
         // Everything the feed stores is one transaction (one fsync), committed before its files
         // are written; a failed feed commits what it did store (its pins, its failure).
-        let read_ahead = ahead.take().map(|h| {
+        let mine = matches!(ahead.front(), Some((j, _)) if *j == i);
+        let read_ahead = mine.then(|| ahead.pop_front()).flatten().map(|(_, h)| {
             h.join().unwrap_or_else(|_| {
                 Err(anyhow::anyhow!(
                     "internal error while collecting feed {}; please report it",
@@ -211,6 +215,18 @@ fn collect_and_publish_sources(
                 ))
             })
         });
+        // The next feeds start reading now, so their reading overlaps all of this one's store
+        // work (pins, items) and not only its rendering.
+        considered = considered.max(i + 1);
+        while considered <= i + READ_AHEAD {
+            let Some(next) = plan.sources.get(considered) else {
+                break;
+            };
+            if let Some(h) = read_ahead_of(run, plan, next) {
+                ahead.push_back((considered, h));
+            }
+            considered += 1;
+        }
         let result = match run.store.begin_feed() {
             Ok(()) => isolated(def.id(), "collecting", || match read_ahead {
                 Some(prepared) => collect::collect_prepared(run, def, prepared?),
@@ -218,9 +234,6 @@ fn collect_and_publish_sources(
             }),
             Err(e) => Err(e.into()),
         };
-        if let Some(next) = plan.sources.get(i + 1) {
-            ahead = read_ahead_of(run, plan, next);
-        }
         log::info!(
             "{}: finished in {:.2} s",
             def.id(),
@@ -257,6 +270,11 @@ fn collect_and_publish_sources(
     run.progress.finish_and_clear();
     collected
 }
+
+/// How many local feeds past the current one are read and normalized ahead, each on its own
+/// thread: two keep both cores of a small machine busy, since one feed's reading and
+/// normalizing costs more than storing and writing it.
+const READ_AHEAD: usize = 2;
 
 /// Starts reading `def` (a local feed that must be read whole) on another thread, when it is
 /// one; `None` otherwise, and then it is collected in its turn.
