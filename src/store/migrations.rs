@@ -298,23 +298,41 @@ mod tests {
     use crate::model::change::Change;
     use crate::model::GuidKey;
 
+    /// Writes a store as `version` left it (in WAL mode, as every version opened it), with
+    /// the rows `fill` inserts.
+    fn old_store(
+        path: &std::path::Path,
+        version: usize,
+        fill: impl FnOnce(&rusqlite::Transaction<'_>),
+    ) {
+        let mut conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &MIGRATIONS[..version] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", version).unwrap();
+        fill(&tx);
+        tx.commit().unwrap();
+    }
+
+    /// A pragma's value, as text or number.
+    fn pragma<T: rusqlite::types::FromSql>(s: &Store, name: &str) -> T {
+        s.conn.pragma_query_value(None, name, |r| r.get(0)).unwrap()
+    }
+
     #[test]
     fn a_version_1_store_gains_the_robots_table_and_keeps_its_pages() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.sqlite");
-        {
-            // A store as the first release left it.
-            let mut conn = Connection::open(&path).unwrap();
-            let tx = conn.transaction().unwrap();
-            tx.execute_batch(MIGRATIONS[0]).unwrap();
-            tx.pragma_update(None, "user_version", 1).unwrap();
+        // A store as the first release left it.
+        old_store(&path, 1, |tx| {
             tx.execute(
                 "INSERT INTO page (url, content_hash, body, fetched_at) VALUES ('u', 'h', 'b', ?1)",
                 [ts(at(20, 0))],
             )
             .unwrap();
-            tx.commit().unwrap();
-        }
+        });
         let s = Store::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(s.cached_page("u").unwrap().unwrap().body, "b");
@@ -326,12 +344,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.sqlite");
         let key = GuidKey::Path("2026-09-09-copper-forum-harbin.txt".into());
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            let tx = conn.transaction().unwrap();
-            tx.execute_batch(MIGRATIONS[0]).unwrap();
-            tx.execute_batch(MIGRATIONS[1]).unwrap();
-            tx.pragma_update(None, "user_version", 2).unwrap();
+        old_store(&path, 2, |tx| {
             tx.execute(
                 "INSERT INTO guid_pin (key_text, guid) VALUES (?1, ?2)",
                 (
@@ -340,8 +353,7 @@ mod tests {
                 ),
             )
             .unwrap();
-            tx.commit().unwrap();
-        }
+        });
         let mut s = Store::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(
@@ -362,20 +374,13 @@ mod tests {
     fn a_version_3_store_keeps_its_pins_and_gains_render_fingerprints() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.sqlite");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            let tx = conn.transaction().unwrap();
-            for sql in &MIGRATIONS[..3] {
-                tx.execute_batch(sql).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 3).unwrap();
+        old_store(&path, 3, |tx| {
             tx.execute(
                 "INSERT INTO guid_pin (key_text, guid) VALUES ('id:a', 'urn:uuid:a')",
                 [],
             )
             .unwrap();
-            tx.commit().unwrap();
-        }
+        });
         let s = Store::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(
@@ -399,14 +404,8 @@ mod tests {
         derived.summary = derived_summary(&derived.content_html);
         let items = [derived, own, notice(3, 3)];
         let src_key = GuidKey::Path("a.jsonl#1".into());
-        {
-            // A store as version 3 left it: hex hashes, text times, `last_seen`, every summary.
-            let mut conn = Connection::open(&path).unwrap();
-            let tx = conn.transaction().unwrap();
-            for sql in &MIGRATIONS[..3] {
-                tx.execute_batch(sql).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 3).unwrap();
+        // A store as version 3 left it: hex hashes, text times, `last_seen`, every summary.
+        old_store(&path, 3, |tx| {
             tx.execute(
                 "INSERT INTO feed (id, last_success) VALUES ('notices', ?1)",
                 [ts(at(20, 0))],
@@ -465,8 +464,7 @@ mod tests {
                 [ts(at(20, 0))],
             )
             .unwrap();
-            tx.commit().unwrap();
-        }
+        });
         let mut s = Store::open(&path).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         assert!(s.integrity_check().unwrap());
@@ -521,33 +519,15 @@ mod tests {
             stored_summary(&items[1]).as_deref(),
             Some("the notice's own summary")
         );
-        let page_size: u32 = s
-            .conn
-            .pragma_query_value(None, "page_size", |r| r.get(0))
-            .unwrap();
-        assert_eq!(page_size, 8192);
-        let mode: String = s
-            .conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
+        assert_eq!(pragma::<u32>(&s, "page_size"), 8192);
+        assert_eq!(pragma::<String>(&s, "journal_mode"), "wal");
     }
 
     #[test]
     fn an_upgraded_store_that_cannot_be_compacted_still_opens_and_works() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.sqlite");
-        {
-            // Stores of every version were in WAL mode.
-            let mut conn = Connection::open(&path).unwrap();
-            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            let tx = conn.transaction().unwrap();
-            for sql in &MIGRATIONS[..3] {
-                tx.execute_batch(sql).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 3).unwrap();
-            tx.commit().unwrap();
-        }
+        old_store(&path, 3, |_| {});
         // Another process reading the store keeps VACUUM from running.
         let reader = Connection::open(&path).unwrap();
         reader.busy_timeout(std::time::Duration::ZERO).unwrap();
@@ -560,16 +540,8 @@ mod tests {
         drop(tx);
         drop(reader);
         // Not rewritten (the old page size), and still in WAL mode.
-        let page_size: u32 = s
-            .conn
-            .pragma_query_value(None, "page_size", |r| r.get(0))
-            .unwrap();
-        assert_eq!(page_size, 4096);
-        let mode: String = s
-            .conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
+        assert_eq!(pragma::<u32>(&s, "page_size"), 4096);
+        assert_eq!(pragma::<String>(&s, "journal_mode"), "wal");
         let f = feed("notices");
         let (changes, _) = upsert(&mut s, &f, &[notice(1, 1)], at(21, 0)).unwrap();
         assert_eq!(changes, [Change::New]);
@@ -589,11 +561,7 @@ mod tests {
         let c = Store::open(&path).unwrap();
         assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
         assert!(c.integrity_check().unwrap());
-        let mode: String = c
-            .conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
+        assert_eq!(pragma::<String>(&c, "journal_mode"), "wal");
     }
 
     #[test]
